@@ -1,0 +1,28 @@
+"""mgpn-keras: MGPN (SIGIR 2022) video moment retrieval in Keras 3 on TensorFlow."""
+
+import os
+
+# The package is written for the TensorFlow backend (tf.data, tf.distribute, SavedModel).
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+if os.environ["KERAS_BACKEND"] != "tensorflow":
+    raise ImportError(
+        f"mgpn_keras needs the TensorFlow backend, but KERAS_BACKEND={os.environ['KERAS_BACKEND']!r}; "
+        "unset it or set KERAS_BACKEND=tensorflow before importing keras"
+    )
+
+__version__ = "0.1.0"
+
+
+def __getattr__(name):
+    # Lazy so that `import mgpn_keras.config` does not pay for importing TensorFlow.
+    if name == "build_mgpn":
+        from mgpn_keras.model import build_mgpn
+
+        return build_mgpn
+    if name in ("preset", "load_config", "save_config", "Config"):
+        from mgpn_keras import config
+
+        return getattr(config, name)
+    raise AttributeError(f"module 'mgpn_keras' has no attribute {name!r}")
