@@ -38,6 +38,10 @@ class ModelConfig:
     kernel_size: int = 7
     use_position: bool = False  # learned position embedding (ActivityNet)
     dropout: float = 0.1
+    # BatchNorm statistics all-reduced across replicas under tf.distribute, so that a
+    # replicated step equals a single-device step on the same global batch. On one
+    # device it makes no difference.
+    synchronized_batch_norm: bool = True
     # Design-space switches (paper Tables 3-4, Figs. 4-5); the defaults are MGPN.
     coarse_encoder: str = "gru"
     use_fine_grained: bool = True
@@ -75,6 +79,8 @@ class TrainConfig:
     global_clipnorm: float = 10.0
     seed: int = 0
     shuffle_buffer: int = 4096
+    backup_every_steps: int = 50  # a killed run loses at most this many batches
+    jit_compile: bool = False  # XLA for the training step (helps on GPU)
 
 
 @dataclass

@@ -24,18 +24,21 @@ class GroupConvComparison(keras.layers.Layer):
         num_clips, num_scale_layers: the map's geometry.
         groups: groups of each convolution (32 in the reference).
         kernel_size: side of each convolution (7 in the reference).
+        synchronized_batch_norm: all-reduce BatchNorm statistics across replicas.
 
     Input: `[fused (batch, N, N, 2C), boundary (batch, N, N, C), content (batch, N, N, C)]`.
     Output: `(batch, N, N, C)`.
     """
 
-    def __init__(self, hidden_size, num_clips, num_scale_layers, groups=32, kernel_size=7, **kwargs):
+    def __init__(self, hidden_size, num_clips, num_scale_layers, groups=32, kernel_size=7,
+                 synchronized_batch_norm=False, **kwargs):
         super().__init__(**kwargs)
         self.hidden_size = int(hidden_size)
         self.num_clips = int(num_clips)
         self.num_scale_layers = [int(c) for c in num_scale_layers]
         self.groups = int(groups)
         self.kernel_size = int(kernel_size)
+        self.synchronized_batch_norm = bool(synchronized_batch_norm)
         self._mask = map_mask_constant(self.num_clips, self.num_scale_layers)
 
     def build(self, input_shape):
@@ -52,7 +55,9 @@ class GroupConvComparison(keras.layers.Layer):
                 kernel_initializer=initializers.torch_kernel(),
                 bias_initializer=initializers.torch_bias(fan_in), name=f"conv_{k + 1}")
             conv.build((None, n, n, widths[k]))
-            norm = keras.layers.BatchNormalization(epsilon=1e-5, momentum=0.9, name=f"norm_{k + 1}")
+            norm = keras.layers.BatchNormalization(
+                epsilon=1e-5, momentum=0.9, synchronized=self.synchronized_batch_norm,
+                name=f"norm_{k + 1}")
             norm.build((None, n, n, widths[k + 1]))
             self.convs.append(conv)
             self.norms.append(norm)
@@ -73,5 +78,6 @@ class GroupConvComparison(keras.layers.Layer):
         config = super().get_config()
         config.update(hidden_size=self.hidden_size, num_clips=self.num_clips,
                       num_scale_layers=self.num_scale_layers, groups=self.groups,
-                      kernel_size=self.kernel_size)
+                      kernel_size=self.kernel_size,
+                      synchronized_batch_norm=self.synchronized_batch_norm)
         return config

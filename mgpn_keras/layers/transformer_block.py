@@ -33,6 +33,7 @@ class TransformerBlock(keras.layers.Layer):
         self.hidden_size = int(hidden_size)
         self.num_heads = int(num_heads)
         self.dropout = float(dropout)
+        self.supports_masking = True  # takes the mask as an argument; emits none
         if self.hidden_size % self.num_heads:
             raise ValueError(f"TransformerBlock hidden_size {hidden_size} must divide by "
                              f"num_heads {num_heads}")

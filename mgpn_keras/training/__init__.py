@@ -1,0 +1,1 @@
+"""Training: strategies, the reference schedule, evaluation callback, resumable fit loop."""

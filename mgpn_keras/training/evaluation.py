@@ -1,0 +1,110 @@
+"""Evaluation with the reference protocol, and the callback that runs it every epoch."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import keras
+
+import tensorflow as tf
+
+from mgpn_keras.config import Config, metric_names
+
+
+def inference_function(model: keras.Model):
+    """A traced `model(x, training=False)` that accepts any batch size and query length."""
+    m = model.input
+    signature = {name: tf.TensorSpec((None,) + tuple(t.shape[1:]), tf.float32, name=name)
+                 for name, t in m.items()}
+    return tf.function(lambda x: model(x, training=False), input_signature=[signature])
+
+
+def evaluate_model(model: keras.Model, dataset, cfg: Config, *, progress: bool = False,
+                   return_predictions: bool = False):
+    """Metrics of `model` on a `make_dataset(..., with_meta=True)` dataset.
+
+    Returns:
+        {"R1@0.3": ..., "R5@0.7": ..., "mIoU": ...} as fractions; with
+        `return_predictions`, also a list of per-query dicts (index, video_id, top moments).
+    """
+    from mgpn_keras.metrics import MomentEvaluator, top_moments
+
+    evaluator = MomentEvaluator(cfg.model.num_clips, cfg.model.num_scale_layers,
+                                cfg.eval.nms_threshold, cfg.eval.recall, cfg.eval.iou_thresholds)
+    infer = inference_function(model)
+    predictions = []
+    bar = keras.utils.Progbar(None, unit_name="batch") if progress else None
+    for step, (features, _, meta) in enumerate(dataset):
+        scores = infer(features).numpy()
+        durations = meta["duration"].numpy()
+        evaluator.update(scores, durations, meta["times"].numpy())
+        if return_predictions:
+            moments = top_moments(scores, durations, cfg.model.num_clips, cfg.model.num_scale_layers,
+                                  cfg.eval.nms_threshold, max(cfg.eval.recall))
+            for b in range(scores.shape[0]):
+                predictions.append({
+                    "index": int(meta["index"][b]),
+                    "video_id": meta["video_id"][b].numpy().decode(),
+                    "sentence": meta["sentence"][b].numpy().decode(),
+                    "gt": [float(v) for v in meta["times"][b].numpy()],
+                    "moments": [[float(v) for v in row] for row in moments[b]],
+                })
+        if bar is not None:
+            bar.update(step + 1)
+    results = {k: float(v) for k, v in evaluator.result().items()}
+    return (results, predictions) if return_predictions else results
+
+
+class EvaluationCallback(keras.callbacks.Callback):
+    """Evaluates with the reference protocol at the end of every epoch.
+
+    Adds `{prefix}{metric}` (e.g. `val_R1@0.5`) to the epoch logs, so that callbacks after
+    it (TensorBoard, CSVLogger, keras-tuner's objective) see the metrics, writes them to
+    TensorBoard under `log_dir/evaluation`, and prints the table.
+    """
+
+    def __init__(self, dataset_fn, cfg: Config, split: str, prefix: str = "val_",
+                 log_dir: str | None = None, verbose: int = 1):
+        super().__init__()
+        self.dataset_fn = dataset_fn
+        self.cfg = cfg
+        self.split = split
+        self.prefix = prefix
+        self.verbose = verbose
+        self.writer = tf.summary.create_file_writer(os.path.join(log_dir, "evaluation")) if log_dir else None
+        self.last_results: dict | None = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        from mgpn_keras.metrics import format_table
+
+        start = time.time()
+        results = evaluate_model(self.model, self.dataset_fn(), self.cfg)
+        self.last_results = results
+        if logs is not None:
+            logs.update({f"{self.prefix}{k}": v for k, v in results.items()})
+        if self.writer is not None:
+            with self.writer.as_default():
+                for key, value in results.items():
+                    tf.summary.scalar(f"{self.split}/{key}", value, step=epoch + 1)
+            self.writer.flush()
+        if self.verbose:
+            print(format_table(results, f"epoch {epoch + 1}: {self.split} split "
+                                        f"({time.time() - start:.1f} s)"), flush=True)
+
+
+def write_results(path: str, results_by_split: dict[str, dict]) -> None:
+    """results.json: {split: {"R1@0.3": ..., ..., "mIoU": ...}} with fractions."""
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(results_by_split, f, indent=2)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def ordered(results: dict, cfg: Config) -> dict:
+    names = metric_names(cfg)
+    return {k: results[k] for k in names if k in results}
+
+

@@ -1,0 +1,153 @@
+"""The training job: `model.fit` under a tf.distribute strategy, resumable at any step."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+
+import keras
+import tensorflow as tf
+
+from mgpn_keras.config import Config, metric_names, save_config
+from mgpn_keras.training import strategy as strategy_lib
+from mgpn_keras.training.checkpoints import BestCheckpoint
+from mgpn_keras.training.evaluation import EvaluationCallback, evaluate_model, ordered, write_results
+from mgpn_keras.training.resume import StepBackup, restore_backup
+from mgpn_keras.training.schedule import learning_rate_for_epoch
+
+
+@dataclass
+class RunPaths:
+    root: str
+
+    @property
+    def backup(self):
+        return os.path.join(self.root, "backup")
+
+    @property
+    def checkpoints(self):
+        return os.path.join(self.root, "checkpoints")
+
+    @property
+    def logs(self):
+        return os.path.join(self.root, "logs")
+
+    @property
+    def config(self):
+        return os.path.join(self.root, "config.json")
+
+    @property
+    def results(self):
+        return os.path.join(self.root, "results.json")
+
+    @property
+    def best_weights(self):
+        return os.path.join(self.checkpoints, "best.weights.h5")
+
+    @property
+    def manifest_link(self):
+        return os.path.join(self.root, "manifest.json")
+
+
+def compile_model(model: keras.Model, cfg: Config) -> keras.Model:
+    from mgpn_keras.losses import ScaledIoUBCE
+
+    m = cfg.model
+    optimizer = keras.optimizers.Adam(
+        learning_rate=cfg.train.learning_rate, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
+        # The reference clips the global norm over all parameters (clip_grad_norm_).
+        global_clipnorm=cfg.train.global_clipnorm)
+    model.compile(optimizer=optimizer,
+                  loss=ScaledIoUBCE(m.num_clips, m.num_scale_layers, cfg.loss.min_iou, cfg.loss.max_iou),
+                  jit_compile=cfg.train.jit_compile)
+    return model
+
+
+def selection_split(manifest) -> str:
+    """The split evaluated every epoch: val where the data set has one (Charades-STA has
+    none, and the reference then evaluates on test)."""
+    return "val" if manifest.counts.get("val") else "test"
+
+
+def train(cfg: Config, manifest_path: str, output_dir: str, *, strategy: tf.distribute.Strategy | None = None,
+          verbose: int = 1, eval_splits: tuple[str, ...] | None = None,
+          extra_callbacks: list | None = None) -> dict:
+    """Train `cfg` on prepared shards, evaluate, and write the run folder.
+
+    The run folder receives `config.json`, `backup/` (resumable state), `checkpoints/`
+    (best weights by `cfg.eval.best_metric`), `logs/` (TensorBoard, CSV) and
+    `results.json` ({split: metrics}). Calling `train` again with the same folder resumes
+    from the last backup.
+
+    Returns:
+        {split: metrics} for the evaluated splits, with the best epoch's weights.
+    """
+    from mgpn_keras.datasets import check_manifest, load_manifest, make_dataset
+    from mgpn_keras.model import build_mgpn
+
+    keras.utils.set_random_seed(cfg.train.seed)
+    strategy = strategy or strategy_lib.make_strategy()
+    chief = strategy_lib.is_chief(strategy)
+    root = output_dir if chief else os.path.join(output_dir, f"worker_{strategy_lib.worker_index(strategy)}")
+    paths = RunPaths(root)
+    manifest = load_manifest(manifest_path)
+    check_manifest(manifest, cfg)
+    os.makedirs(paths.root, exist_ok=True)
+    if chief:
+        save_config(cfg, paths.config)
+        with open(paths.manifest_link, "w", encoding="utf-8") as f:
+            json.dump({"manifest": os.path.abspath(os.fspath(manifest_path))}, f)
+    split = selection_split(manifest)
+    with strategy.scope():
+        model = compile_model(build_mgpn(cfg), cfg)
+    state = restore_backup(model, paths.backup)
+    if verbose and (state.epoch or state.step):
+        print(f"resuming from {paths.backup}: epoch {state.epoch + 1}, batch {state.step}", flush=True)
+
+    def eval_dataset(which=split):
+        return make_dataset(manifest, which, cfg.eval.batch_size, training=False, with_meta=True)
+
+    backup = StepBackup(paths.backup, state, cfg.train.backup_every_steps)
+    callbacks = [
+        EvaluationCallback(eval_dataset, cfg, split, prefix="val_", log_dir=paths.logs if chief else None,
+                           verbose=verbose),
+        BestCheckpoint(paths.checkpoints, f"val_{cfg.eval.best_metric}", state, enabled=True,
+                       verbose=verbose),
+        keras.callbacks.CSVLogger(os.path.join(paths.logs, "epochs.csv"), append=True),
+        keras.callbacks.TensorBoard(paths.logs, write_graph=False, profile_batch=0),
+        *(extra_callbacks or []),
+        backup,  # last: it records the epoch as finished only after the others ran
+    ]
+    os.makedirs(paths.logs, exist_ok=True)
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    start_time = time.time()
+    for epoch in range(state.epoch, cfg.train.epochs):
+        model.optimizer.learning_rate.assign(learning_rate_for_epoch(cfg, epoch))
+        skip = state.step if epoch == state.epoch else 0
+        data = make_dataset(manifest, "train", cfg.train.batch_size, training=True,
+                            shuffle_seed=cfg.train.seed + epoch).skip(skip).with_options(options)
+        backup.step_offset = skip
+        if verbose:
+            print(f"epoch {epoch + 1}/{cfg.train.epochs}: learning rate "
+                  f"{learning_rate_for_epoch(cfg, epoch):g}" + (f", resuming at batch {skip}" if skip else ""),
+                  flush=True)
+        model.fit(data, initial_epoch=epoch, epochs=epoch + 1, callbacks=callbacks,
+                  verbose=verbose if verbose else 0)
+    train_seconds = time.time() - start_time
+
+    if os.path.exists(paths.best_weights):
+        model.load_weights(paths.best_weights)
+    results = {}
+    for which in eval_splits or tuple(s for s in ("val", "test") if manifest.counts.get(s)):
+        results[which] = ordered(evaluate_model(model, eval_dataset(which), cfg), cfg)
+    if chief:
+        write_results(paths.results, results)
+        with open(os.path.join(paths.root, "summary.json"), "w", encoding="utf-8") as f:
+            json.dump({"best_epoch": state.best_epoch, f"best_val_{cfg.eval.best_metric}": state.best_value,
+                       "selection_split": split, "train_seconds_this_process": round(train_seconds, 1),
+                       "metrics": metric_names(cfg)}, f, indent=2)
+    model.run_paths = paths  # for callers that want the folder layout
+    return results

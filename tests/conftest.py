@@ -1,0 +1,33 @@
+"""Shared test helpers: where `../shared` is, and small configurations."""
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import pytest  # noqa: E402
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+FIXTURES = SHARED / "fixtures"
+
+
+def require_fixtures():
+    if not (FIXTURES / "small_io.npz").exists():
+        pytest.skip(f"parity fixtures not found at {FIXTURES} (the ../shared folder beside the repo)")
+    return FIXTURES
+
+
+@pytest.fixture
+def fixtures_dir():
+    return require_fixtures()
+
+
+def tiny_config(**model):
+    """A small but complete MGPN configuration for fast unit tests."""
+    from mgpn_keras.config import preset
+
+    defaults = dict(input_size=24, word_dim=12, num_sample_clips=32, pool_stride=4, num_clips=8,
+                    hidden_size=16, gru_layers=2, num_scale_layers=[3, 2], groups=4, kernel_size=3)
+    defaults.update(model)
+    return preset("synthetic", model=defaults)
