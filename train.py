@@ -1,0 +1,11 @@
+"""The main job: train and evaluate MGPN (see `python train.py --help`).
+
+With no arguments it trains on the embedded synthetic benchmark.
+"""
+
+import sys
+
+from mgpn_keras.training.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
