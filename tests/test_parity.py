@@ -48,19 +48,52 @@ def test_loss_matches_within_1e_6(fixture_run):
     assert abs(value - float(io["loss"])) <= 1e-6, (name, value, float(io["loss"]))
 
 
-def test_proposals_match_reference_pipeline(fixture_run):
-    from mgpn_keras.metrics import iou, nms, sorted_proposals
+def _proposals(io, score_map):
+    from mgpn_keras.metrics import joint_probabilities, sorted_proposals
+
+    joint = joint_probabilities(score_map[:, 0], [15, 8], 32)
+    return sorted_proposals(joint, np.full(3, float(io["duration"])), 32)
+
+
+def test_proposals_match_reference_pipeline_end_to_end(fixture_run):
+    """From our score map to the reference's proposals, NMS and IoU.
+
+    `small_gain` must match exactly. In `small` the score map is nearly constant
+    (REFERENCE.md 4.1): neighbouring cells differ by less than the reference's own float32
+    noise (1.5e-7), so the order among such near-ties is not reproducible by any port;
+    there the check is that each of our top-20 cells has, in the reference's own
+    joint_prob, the score of the reference's proposal at that rank (within 1e-6).
+    """
+    from mgpn_keras.metrics import iou, nms
 
     name, flat, io, out = fixture_run
-    mask = io["map_mask"][:, 0].astype(np.float32)
-    joint = 1.0 / (1.0 + np.exp(-out["score_map"][:, 0].astype(np.float64)))
-    joint = (joint * mask).astype(np.float32)
-    times, _ = sorted_proposals(joint, np.full(3, float(io["duration"])), 32)
+    times, _ = _proposals(io, out["score_map"])
+    if name == "small_gain":
+        np.testing.assert_allclose(times[:, :20], io["sorted_times_top20"], atol=1e-9)
+        for q in range(3):
+            kept = nms(times[q], 0.45, 5)
+            np.testing.assert_allclose(kept, io["nms_top5_times"][q], atol=1e-9)
+            np.testing.assert_allclose(iou(kept, io["gt_times"][q]), io["nms_top5_iou"][q], atol=1e-9)
+    else:
+        ref_joint = io["joint_prob"][:, 0]
+        for q in range(3):
+            def score(t):
+                i = np.rint(t[:, 0] / 30.0 * 32).astype(int)
+                j = np.rint(t[:, 1] / 30.0 * 32).astype(int) - 1
+                return ref_joint[q, i, j]
+            np.testing.assert_allclose(score(times[q, :20]), score(io["sorted_times_top20"][q]), atol=1e-6)
+
+
+def test_proposals_from_reference_scores_match_exactly():
+    """The evaluation pipeline alone, fed the reference's joint_prob, on small_gain whose
+    top proposals have no tied scores (tests/test_metrics.py covers `small`'s ties)."""
+    from mgpn_keras.metrics import nms, sorted_proposals
+
+    _, _, io = _load("small_gain")
+    times, _ = sorted_proposals(io["joint_prob"][:, 0], np.full(3, float(io["duration"])), 32)
     np.testing.assert_allclose(times[:, :20], io["sorted_times_top20"], atol=1e-9)
     for q in range(3):
-        kept = nms(times[q], 0.45, 5)
-        np.testing.assert_allclose(kept, io["nms_top5_times"][q], atol=1e-9)
-        np.testing.assert_allclose(iou(kept, io["gt_times"][q]), io["nms_top5_iou"][q], atol=1e-9)
+        np.testing.assert_allclose(nms(times[q], 0.45, 5), io["nms_top5_times"][q], atol=1e-9)
 
 
 def test_config_from_reference_reads_fixture():
