@@ -10,6 +10,7 @@ def _layers():
     from mgpn_keras.layers.co_attention import CoAttention
     from mgpn_keras.layers.conditioned_gate import ConditionedGate
     from mgpn_keras.layers.fine_query_encoder import FineQueryEncoder
+    from mgpn_keras.layers.group_conv2d import GroupConv2D
     from mgpn_keras.layers.group_conv_comparison import GroupConvComparison
     from mgpn_keras.layers.moment_map import MomentMap2D
     from mgpn_keras.layers.reference_layer_norm import ReferenceLayerNorm
@@ -39,10 +40,11 @@ def _layers():
         (ConditionedGate(c, n, scales), [[m2, m2, v, q, qm]], {}),
         (GroupConvComparison(c, n, scales, groups=4, kernel_size=3), [[m2x2, m2, m2]], {}),
         (ChoiceRanker(n, scales), [m2], {}),
+        (GroupConv2D(c, 3, groups=4), [m2], {}),
     ]
 
 
-@pytest.mark.parametrize("index", range(13))
+@pytest.mark.parametrize("index", range(14))
 def test_get_config_round_trip_rebuilds_same_layer(index):
     import keras
 
@@ -97,3 +99,17 @@ def test_fine_query_encoder_taps_are_dilated():
     changed = np.abs(np.asarray(layer(probe)) - base).max(axis=-1)[0] > 0
     # unigram: 4; bigram: 3, 5; trigram: 2, 4, 6
     assert changed.tolist() == [False, False, True, True, True, True, True, False, False]
+
+
+def test_group_conv2d_equals_keras_grouped_conv():
+    import keras
+
+    from mgpn_keras.layers.group_conv2d import GroupConv2D
+
+    x = np.random.default_rng(3).normal(size=(2, 9, 9, 16)).astype(np.float32)
+    ours = GroupConv2D(8, 3, groups=4)
+    ours(x)
+    reference = keras.layers.Conv2D(8, 3, padding="same", groups=4)
+    reference(x)
+    reference.set_weights(ours.get_weights())
+    np.testing.assert_allclose(np.asarray(ours(x)), np.asarray(reference(x)), atol=1e-5)

@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from mgpn_keras.layers import initializers
+from mgpn_keras.layers.group_conv2d import GroupConv2D
 from mgpn_keras.layers.masking import map_mask_constant
 
 
@@ -49,11 +50,7 @@ class GroupConvComparison(keras.layers.Layer):
         self.convs, self.norms = [], []
         widths = [2 * c, 2 * c, c, c, c]
         for k in range(4):
-            fan_in = widths[k] // self.groups * self.kernel_size ** 2
-            conv = keras.layers.Conv2D(
-                widths[k + 1], self.kernel_size, padding="same", groups=self.groups,
-                kernel_initializer=initializers.torch_kernel(),
-                bias_initializer=initializers.torch_bias(fan_in), name=f"conv_{k + 1}")
+            conv = GroupConv2D(widths[k + 1], self.kernel_size, self.groups, name=f"conv_{k + 1}")
             conv.build((None, n, n, widths[k]))
             norm = keras.layers.BatchNormalization(
                 epsilon=1e-5, momentum=0.9, synchronized=self.synchronized_batch_norm,

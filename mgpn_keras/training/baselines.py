@@ -31,8 +31,7 @@ def evaluate_prior(cfg: Config, manifest, split: str = "test") -> dict:
     prior = moment_prior(cfg, manifest)
     # logits whose sigmoid ranks cells like the prior; exactly 0 where the prior is 0
     logits = np.where(prior > 0, np.log(np.clip(prior, 1e-6, 1 - 1e-6) / (1 - np.clip(prior, 1e-6, 1 - 1e-6))), 0.0)
-    evaluator = MomentEvaluator(cfg.model.num_clips, cfg.model.num_scale_layers, cfg.eval.nms_threshold,
-                                cfg.eval.recall, cfg.eval.iou_thresholds)
+    evaluator = MomentEvaluator.for_config(cfg)
     for _, _, meta in make_dataset(manifest, split, cfg.eval.batch_size, training=False, with_meta=True):
         b = int(meta["duration"].shape[0])
         evaluator.update(np.broadcast_to(logits, (b,) + logits.shape).astype(np.float32),
@@ -48,8 +47,7 @@ def evaluate_shuffled_queries(cfg: Config, manifest, model, split: str = "test")
     from mgpn_keras.training.evaluation import inference_function
 
     infer = inference_function(model)
-    evaluator = MomentEvaluator(cfg.model.num_clips, cfg.model.num_scale_layers, cfg.eval.nms_threshold,
-                                cfg.eval.recall, cfg.eval.iou_thresholds)
+    evaluator = MomentEvaluator.for_config(cfg)
     for features, _, meta in make_dataset(manifest, split, cfg.eval.batch_size, training=False, with_meta=True):
         shuffled = dict(features)
         shuffled["word_vectors"] = tf.roll(features["word_vectors"], 1, axis=0)

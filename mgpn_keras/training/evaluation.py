@@ -31,8 +31,7 @@ def evaluate_model(model: keras.Model, dataset, cfg: Config, *, progress: bool =
     """
     from mgpn_keras.metrics import MomentEvaluator, top_moments
 
-    evaluator = MomentEvaluator(cfg.model.num_clips, cfg.model.num_scale_layers,
-                                cfg.eval.nms_threshold, cfg.eval.recall, cfg.eval.iou_thresholds)
+    evaluator = MomentEvaluator.for_config(cfg)
     infer = inference_function(model)
     predictions = []
     bar = keras.utils.Progbar(None, unit_name="batch") if progress else None
@@ -41,8 +40,9 @@ def evaluate_model(model: keras.Model, dataset, cfg: Config, *, progress: bool =
         durations = meta["duration"].numpy()
         evaluator.update(scores, durations, meta["times"].numpy())
         if return_predictions:
-            moments = top_moments(scores, durations, cfg.model.num_clips, cfg.model.num_scale_layers,
-                                  cfg.eval.nms_threshold, max(cfg.eval.recall))
+            moments = top_moments(scores, durations, cfg.model.num_clips, cfg.eval.nms_threshold,
+                                  max(cfg.eval.recall), from_logits=True,
+                                  num_scale_layers=cfg.model.num_scale_layers)
             for b in range(scores.shape[0]):
                 predictions.append({
                     "index": int(meta["index"][b]),

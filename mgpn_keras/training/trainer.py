@@ -134,7 +134,7 @@ def train(cfg: Config, manifest_path: str, output_dir: str, *, strategy: tf.dist
             print(f"epoch {epoch + 1}/{cfg.train.epochs}: learning rate "
                   f"{learning_rate_for_epoch(cfg, epoch):g}" + (f", resuming at batch {skip}" if skip else ""),
                   flush=True)
-        model.fit(data, initial_epoch=epoch, epochs=epoch + 1, callbacks=callbacks,
+        model.fit(data, initial_epoch=epoch, epochs=epoch + 1, callbacks=callbacks, shuffle=False,
                   verbose=verbose if verbose else 0)
     train_seconds = time.time() - start_time
 
