@@ -127,8 +127,13 @@ def train(cfg: Config, manifest_path: str, output_dir: str, *, strategy: tf.dist
     for epoch in range(state.epoch, cfg.train.epochs):
         model.optimizer.learning_rate.assign(learning_rate_for_epoch(cfg, epoch))
         skip = state.step if epoch == state.epoch else 0
-        data = make_dataset(manifest, "train", cfg.train.batch_size, training=True,
-                            shuffle_seed=cfg.train.seed + epoch).skip(skip).with_options(options)
+        batches = -(-manifest.counts["train"] // cfg.train.batch_size)
+        # The cardinality gives the progress bar its length (records hold whole videos,
+        # so tf.data cannot count the batches itself).
+        data = (make_dataset(manifest, "train", cfg.train.batch_size, training=True,
+                             shuffle_seed=cfg.train.seed + epoch)
+                .skip(skip).apply(tf.data.experimental.assert_cardinality(batches - skip))
+                .with_options(options))
         backup.step_offset = skip
         if verbose:
             print(f"epoch {epoch + 1}/{cfg.train.epochs}: learning rate "
