@@ -12,16 +12,20 @@ from mgpn_keras.config import Config
 
 
 def moment_prior(cfg: Config, manifest) -> np.ndarray:
-    """The mean IoU map of the training annotations: one (N, N) score map for every
-    query, learned from where moments tend to lie (ignores video and query)."""
+    """(N, N) frequency with which each candidate cell is the best cell (highest IoU) of a
+    training moment. Cells are fractions of the video, so this is a prior over normalised
+    time that ignores the video and the query."""
     from mgpn_keras.datasets import make_dataset
+    from mgpn_keras.geometry import valid_mask
 
-    total, count = None, 0
+    n = cfg.model.num_clips
+    mask = valid_mask(n, cfg.model.num_scale_layers).reshape(-1) > 0
+    counts = np.zeros(n * n, np.float64)
     for _, iou_map in make_dataset(manifest, "train", 256, training=False):
-        batch_sum = tf.reduce_sum(iou_map, axis=0).numpy().astype(np.float64)
-        total = batch_sum if total is None else total + batch_sum
-        count += int(iou_map.shape[0])
-    return (total / max(count, 1)).astype(np.float32)
+        flat = iou_map.numpy().reshape(-1, n * n)
+        best = np.argmax(np.where(mask[None], flat, -1.0), axis=1)
+        np.add.at(counts, best, 1.0)
+    return (counts / max(counts.sum(), 1.0)).reshape(n, n).astype(np.float32)
 
 
 def evaluate_prior(cfg: Config, manifest, split: str = "test") -> dict:
@@ -29,12 +33,10 @@ def evaluate_prior(cfg: Config, manifest, split: str = "test") -> dict:
     from mgpn_keras.metrics import MomentEvaluator
 
     prior = moment_prior(cfg, manifest)
-    # logits whose sigmoid ranks cells like the prior; exactly 0 where the prior is 0
-    logits = np.where(prior > 0, np.log(np.clip(prior, 1e-6, 1 - 1e-6) / (1 - np.clip(prior, 1e-6, 1 - 1e-6))), 0.0)
-    evaluator = MomentEvaluator.for_config(cfg)
+    evaluator = MomentEvaluator.for_config(cfg, from_logits=False)
     for _, _, meta in make_dataset(manifest, split, cfg.eval.batch_size, training=False, with_meta=True):
         b = int(meta["duration"].shape[0])
-        evaluator.update(np.broadcast_to(logits, (b,) + logits.shape).astype(np.float32),
+        evaluator.update(np.broadcast_to(prior, (b,) + prior.shape),
                          meta["duration"].numpy(), meta["times"].numpy())
     return {k: float(v) for k, v in evaluator.result().items()}
 
