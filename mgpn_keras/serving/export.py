@@ -1,0 +1,223 @@
+"""`mgpn export`: a trained run -> a SavedModel for TensorFlow Serving.
+
+    mgpn export --run-dir runs/tacos --out export/mgpn/1
+
+The last folder of --out is the model version, an integer, as TensorFlow Serving requires
+(it serves the highest version under the model's base path, here `export/mgpn`). The
+SavedModel's signatures are described in `mgpn_keras.serving.module`; `mgpn_export.json`
+beside `saved_model.pb` records the preset, top-k, NMS threshold, geometry and sources.
+
+The SavedModel is written under a hidden temporary name and renamed when complete, so a
+server watching the base path never loads a half-written version.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+EXPORT_FORMAT = "mgpn_keras.export/1"
+EXPORT_INFO_NAME = "mgpn_export.json"
+SIGNATURES = ("serving_default", "score_map")
+
+
+def check_version_folder(out_dir: str | os.PathLike, overwrite: bool = False) -> Path:
+    """`out_dir` as a Path, after checking that it is an integer version folder that may be
+    written (absent, empty, or `overwrite`)."""
+    out = Path(out_dir)
+    if not out.name.isdigit():
+        raise ValueError(f"export folder {str(out)!r} must end in an integer version folder, "
+                         f"e.g. {str(out / '1')!r}: TensorFlow Serving serves the highest "
+                         f"integer version under the model's base path")
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"export folder {str(out)!r} exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise FileExistsError(f"export folder {str(out)!r} is not empty; pass --overwrite to "
+                              f"replace it, or export to a new version number")
+    return out
+
+
+def export_saved_model(model, cfg, vocabulary, vectors, out_dir: str | os.PathLike, *,
+                       top_k: int | None = None, nms_threshold: float | None = None,
+                       source: dict | None = None, overwrite: bool = False) -> Path:
+    """Write the serving SavedModel of a model and its data set's vocabulary.
+
+    Args:
+        model: `build_mgpn(cfg)` with trained weights.
+        cfg: its Config.
+        vocabulary: the manifest's words by id ("<pad>", "<unk>", words...).
+        vectors: the manifest's (V, word_dim) float32 word vectors.
+        out_dir: the version folder, e.g. `export/mgpn/1`.
+        top_k: moments per query (default max(cfg.eval.recall)).
+        nms_threshold: NMS threshold (default cfg.eval.nms_threshold).
+        source: facts about where the model came from, recorded in `mgpn_export.json`.
+        overwrite: replace a non-empty `out_dir`.
+
+    Returns:
+        The version folder, holding `saved_model.pb`, `variables/` and `mgpn_export.json`.
+    """
+    import tensorflow as tf
+
+    import mgpn_keras
+    from mgpn_keras.serving.module import INPUT_SIGNATURE, OUTPUT_NAMES, MomentRetrievalModule
+    from mgpn_keras.serving.portable import non_portable_parts, portable_tracing
+
+    out = check_version_folder(out_dir, overwrite)
+    info = {
+        "format": EXPORT_FORMAT,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "mgpn_keras_version": mgpn_keras.__version__,
+        "tensorflow_version": tf.__version__,
+        "source": dict(source or {}),
+    }
+    module = MomentRetrievalModule(model, cfg, vocabulary, vectors, top_k=top_k,
+                                   nms_threshold=nms_threshold, metadata=info)
+    info = dict(module.metadata)
+    info["signatures"] = {
+        "serving_default": {
+            "inputs": {s.name: {"dtype": s.dtype.name, "shape": [-1] * s.shape.rank}
+                       for s in INPUT_SIGNATURE},
+            "outputs": {name: {"dtype": "float32", "shape": [-1, info["top_k"]]}
+                        for name in OUTPUT_NAMES},
+        },
+        "score_map": {
+            "inputs": "as serving_default",
+            "outputs": {"score_map": {"dtype": "float32",
+                                      "shape": [-1, info["num_clips"], info["num_clips"]]}},
+        },
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; a server may run as another user
+    try:
+        # Saving traces functions too: all of it happens without XLA and cuDNN.
+        with portable_tracing(model):
+            signatures = {"serving_default": module.serve.get_concrete_function(),
+                          "score_map": module.score_map.get_concrete_function()}
+            tf.saved_model.save(module, str(tmp), signatures=signatures)
+        problems = non_portable_parts(read_graph_def(tmp))
+        if problems:
+            raise RuntimeError(f"the exported graph would need XLA or cuDNN, which a stock "
+                               f"tensorflow_model_server does not run: {problems[:5]}")
+        with open(tmp / EXPORT_INFO_NAME, "w", encoding="utf-8") as f:
+            json.dump(info, f, indent=2)
+            f.write("\n")
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def read_graph_def(export_dir: str | os.PathLike):
+    """The GraphDef (with its function library) of a SavedModel's serving meta graph."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    saved = saved_model_pb2.SavedModel()
+    saved.ParseFromString((Path(export_dir) / "saved_model.pb").read_bytes())
+    return saved.meta_graphs[0].graph_def
+
+
+def find_weights(run_dir: str | os.PathLike) -> Path:
+    """The weights of a run folder: checkpoints/best.weights.h5, else backup/latest.weights.h5."""
+    from mgpn_keras.training.trainer import RunPaths
+
+    paths = RunPaths(os.fspath(run_dir))
+    for path in (paths.best_weights, os.path.join(paths.backup, "latest.weights.h5")):
+        if os.path.isfile(path):
+            return Path(path)
+    raise FileNotFoundError(f"run folder {os.fspath(run_dir)!r} has no weights: expected "
+                            f"{paths.best_weights} or "
+                            f"{os.path.join(paths.backup, 'latest.weights.h5')}")
+
+
+def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike, *,
+               weights: str | os.PathLike | None = None, manifest: str | os.PathLike | None = None,
+               top_k: int | None = None, nms_threshold: float | None = None,
+               overwrite: bool = False) -> Path:
+    """Export a training run folder (config.json, manifest.json, checkpoints/ or backup/).
+
+    Args:
+        run_dir: the folder `train` wrote.
+        out_dir: the version folder, e.g. `export/mgpn/1`.
+        weights: a .weights.h5 file (default: the run's best, else its latest backup).
+        manifest: the prepared data set's manifest (default: the one the run recorded); its
+            vocabulary and word vectors go into the export.
+        top_k, nms_threshold: override the preset's values.
+        overwrite: replace a non-empty `out_dir`.
+    """
+    from mgpn_keras.config import load_config
+    from mgpn_keras.datasets.manifest import load_manifest
+    from mgpn_keras.model import build_mgpn
+    from mgpn_keras.training.trainer import RunPaths
+
+    check_version_folder(out_dir, overwrite)  # fail before the slow part
+    paths = RunPaths(os.fspath(run_dir))
+    if not os.path.isdir(paths.root):
+        raise FileNotFoundError(f"run folder {paths.root!r} does not exist")
+    cfg = load_config(paths.config)
+    if manifest is None:
+        if not os.path.isfile(paths.manifest_link):
+            raise FileNotFoundError(f"run folder {paths.root!r} has no manifest.json naming its "
+                                    f"data set; pass --manifest")
+        with open(paths.manifest_link, encoding="utf-8") as f:
+            manifest = json.load(f)["manifest"]
+    data = load_manifest(manifest)
+    weights = Path(weights) if weights is not None else find_weights(run_dir)
+    model = build_mgpn(cfg)
+    model.load_weights(weights)
+    source = {"run_dir": os.path.abspath(paths.root), "weights": os.path.abspath(weights),
+              "manifest": os.path.abspath(data.path)}
+    return export_saved_model(model, cfg, data.vocabulary, data.vectors, out_dir, top_k=top_k,
+                              nms_threshold=nms_threshold, source=source, overwrite=overwrite)
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "export", help="export a trained run as a SavedModel for TensorFlow Serving",
+        description="Write a SavedModel whose serving_default signature takes query (string), "
+        "video_features (float32 [batch, clips, width], raw clip features) and duration "
+        "(float32 seconds) and returns start, end and score [batch, k]: the top-k moments "
+        "after NMS. Tokenisation, word vectors and feature averaging are in the graph.")
+    parser.add_argument("--run-dir", required=True, help="the training run folder")
+    parser.add_argument("--out", required=True,
+                        help="an integer version folder, e.g. export/mgpn/1")
+    parser.add_argument("--weights", help="a .weights.h5 file (default: the run's best "
+                        "checkpoint, else its latest backup)")
+    parser.add_argument("--manifest", help="the prepared data set's manifest (default: the one "
+                        "recorded in the run folder)")
+    parser.add_argument("--top-k", type=int, help="moments per query (default: the preset's "
+                        "largest recall, 5)")
+    parser.add_argument("--nms-threshold", type=float,
+                        help="NMS threshold (default: the preset's eval.nms_threshold)")
+    parser.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
+    parser.set_defaults(func=_main)
+    return parser
+
+
+def _main(args) -> int:
+    from mgpn_keras.datasets.errors import DataError
+
+    try:
+        out = export_run(args.run_dir, args.out, weights=args.weights, manifest=args.manifest,
+                         top_k=args.top_k, nms_threshold=args.nms_threshold,
+                         overwrite=args.overwrite)
+    except (ValueError, FileNotFoundError, FileExistsError, DataError) as exc:
+        raise SystemExit(f"mgpn export: {exc}") from None
+    with open(out / EXPORT_INFO_NAME, encoding="utf-8") as f:
+        info = json.load(f)
+    print(f"exported {info['preset']} to {out}: top {info['top_k']} moments after NMS at "
+          f"{info['nms_threshold']:g}, features of width {info['input_size']} averaged to "
+          f"{info['num_sample_clips']} clips, vocabulary of {info['vocabulary_size']} words")
+    print(f"serve it with: docker run -p 8501:8501 -v \"{out.parent.resolve()}:/models/mgpn\" "
+          f"-e MODEL_NAME=mgpn tensorflow/serving")
+    return 0

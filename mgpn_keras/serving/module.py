@@ -1,0 +1,152 @@
+"""The exported serving module: sentences + raw clip features + durations -> top-k moments.
+
+`MomentRetrievalModule` wraps a trained MGPN model, the vocabulary and the word vectors of its
+data set in a `tf.Module` whose two `tf.function`s become the SavedModel's signatures:
+
+- `serve` ("serving_default"): query tf.string [batch], video_features float32
+  [batch, clips, width] (any clip count), duration float32 [batch] seconds -> start, end,
+  score float32 [batch, top_k], the NMS-kept best moments (`moments.top_moments`).
+- `score_map` ("score_map"): the same inputs -> score_map float32 [batch, N, N], the joint
+  probabilities `sigmoid(logits) * mask` (row = start clip, column = end clip).
+
+Inside the graph: checks (`validation`), tokenisation (`QueryTokenizer`, tensorflow-text),
+word ids (a static hash table of the vocabulary), word vectors (a variable), per-clip L2
+normalisation and averaging to the preset's sampled length (`preprocess`), the Keras model,
+and ranking with NMS. The traced graph holds only TensorFlow and tensorflow-text ops, so it
+loads without mgpn_keras. Trace it under `portable.portable_tracing(model)` (as
+`export_saved_model` does) so that it needs neither XLA nor cuDNN.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import tensorflow as tf
+
+from mgpn_keras.config import Config
+from mgpn_keras.datasets.vocabulary import PAD, PAD_ID, UNK, UNK_ID
+from mgpn_keras.geometry import valid_mask
+from mgpn_keras.layers.query_tokenizer import QueryTokenizer
+from mgpn_keras.serving import moments, preprocess, validation
+
+INPUT_SIGNATURE = (
+    tf.TensorSpec([None], tf.string, name="query"),
+    tf.TensorSpec([None, None, None], tf.float32, name="video_features"),
+    tf.TensorSpec([None], tf.float32, name="duration"),
+)
+OUTPUT_NAMES = ("start", "end", "score")
+
+
+class MomentRetrievalModule(tf.Module):
+    """Serving module of a trained MGPN model (see the module docstring for the signatures).
+
+    Args:
+        model: the Keras model of `mgpn_keras.model.build_mgpn(cfg)`, with trained weights.
+        cfg: its Config: model geometry, `data.normalize`, the preset name.
+        vocabulary: words by id, starting with "<pad>", "<unk>" (a manifest's vocabulary).
+        vectors: (len(vocabulary), word_dim) float32, rows 0 and 1 zero.
+        top_k: moments per query (default: max(cfg.eval.recall)).
+        nms_threshold: NMS threshold (default: cfg.eval.nms_threshold).
+
+    Attributes saved with it (read them from the reloaded object): `top_k`, `nms_threshold`,
+    `num_clips`, `num_sample_clips`, `input_size`, `word_dim`, `preset` and `metadata_json`
+    (every recorded fact as JSON).
+    """
+
+    def __init__(self, model, cfg: Config, vocabulary, vectors, *, top_k: int | None = None,
+                 nms_threshold: float | None = None, metadata: dict | None = None,
+                 name: str = "mgpn_serving"):
+        super().__init__(name=name)
+        m = cfg.model
+        vocabulary = list(vocabulary)
+        vectors = np.asarray(vectors, np.float32)
+        if vocabulary[:2] != [PAD, UNK]:
+            raise ValueError(f"vocabulary must start with {[PAD, UNK]}, got {vocabulary[:2]}")
+        if len(set(vocabulary)) != len(vocabulary):
+            raise ValueError("vocabulary has repeated words; expected each word once")
+        if vectors.shape != (len(vocabulary), m.word_dim):
+            raise ValueError(f"vectors have shape {vectors.shape}, expected "
+                             f"({len(vocabulary)}, {m.word_dim}) for the vocabulary and "
+                             f"model.word_dim of preset {cfg.name!r}")
+        top_k = int(top_k if top_k is not None else max(cfg.eval.recall))
+        nms_threshold = float(nms_threshold if nms_threshold is not None
+                              else cfg.eval.nms_threshold)
+        if top_k < 1:
+            raise ValueError(f"top_k = {top_k}, expected a positive integer")
+        if not 0.0 <= nms_threshold <= 1.0:
+            raise ValueError(f"nms_threshold = {nms_threshold}, expected a value in [0, 1]")
+
+        meta = dict(metadata or {})
+        meta.update(
+            preset=cfg.name, dataset=cfg.data.dataset, top_k=top_k, nms_threshold=nms_threshold,
+            num_clips=m.num_clips, num_sample_clips=m.num_sample_clips, input_size=m.input_size,
+            word_dim=m.word_dim, num_scale_layers=list(m.num_scale_layers),
+            normalize=bool(cfg.data.normalize), vocabulary_size=len(vocabulary) - 2)
+        # Recorded facts, saved as variables (tf.Module tracks them).
+        self.top_k = tf.Variable(top_k, trainable=False, name="top_k")
+        self.nms_threshold = tf.Variable(nms_threshold, trainable=False, dtype=tf.float64,
+                                         name="nms_threshold")
+        self.num_clips = tf.Variable(m.num_clips, trainable=False, name="num_clips")
+        self.num_sample_clips = tf.Variable(m.num_sample_clips, trainable=False,
+                                            name="num_sample_clips")
+        self.input_size = tf.Variable(m.input_size, trainable=False, name="input_size")
+        self.word_dim = tf.Variable(m.word_dim, trainable=False, name="word_dim")
+        self.preset = tf.Variable(cfg.name, trainable=False, name="preset")
+        self.metadata_json = tf.Variable(json.dumps(meta, sort_keys=True),
+                                         trainable=False, name="metadata_json")
+
+        # Words -> ids: vocabulary[k] -> k for k >= 2, unknown -> 1 ("" padding -> 0 below).
+        self.word_table = tf.lookup.StaticHashTable(
+            tf.lookup.KeyValueTensorInitializer(
+                tf.constant(vocabulary[2:], tf.string),
+                tf.range(2, len(vocabulary), dtype=tf.int64)),
+            default_value=UNK_ID, name="word_ids")
+        self.word_vectors = tf.Variable(vectors, trainable=False, name="word_vectors")
+        # The model's weights; the functions below capture them.
+        self.model_variables = [getattr(v, "value", v) for v in model.variables]
+
+        tokenizer = QueryTokenizer(name="query_tokenizer")
+        preset, vocabulary_size = cfg.name, len(vocabulary) - 2
+        mask = tf.constant(valid_mask(m.num_clips, m.num_scale_layers))  # (N, N)
+
+        def joint_probabilities(query, video_features, duration):
+            shape_checks = validation.check_shapes(query, video_features, duration,
+                                                   m.input_size, preset)
+            with tf.control_dependencies(shape_checks):
+                value_checks = validation.check_values(video_features, duration)
+            with tf.control_dependencies(value_checks):
+                tokens = tokenizer(tf.identity(query))  # (B, L) padded with ""
+                ids = tf.where(tf.equal(tokens, ""), tf.constant(PAD_ID, tf.int64),
+                               self.word_table.lookup(tokens))  # (B, L)
+                query_checks = validation.check_queries(query, tokens, ids, UNK_ID,
+                                                        vocabulary_size)
+            with tf.control_dependencies(query_checks):
+                features = tf.ensure_shape(tf.identity(video_features), [None, None, m.input_size])
+                clips = preprocess.preprocess_video(features, m.num_sample_clips,
+                                                    cfg.data.normalize)  # (B, S, D)
+                inputs = {
+                    "word_vectors": tf.gather(self.word_vectors, ids),  # (B, L, word_dim)
+                    "query_mask": tf.cast(ids != PAD_ID, tf.float32),  # (B, L)
+                    "clip_features": clips,
+                }
+                logits = model(inputs, training=False)  # (B, N, N)
+                prob = tf.sigmoid(tf.cast(logits, tf.float32)) * mask  # (B, N, N)
+            with tf.control_dependencies(validation.check_scores(prob)):
+                return tf.identity(prob)
+
+        def serve(query, video_features, duration):
+            prob = joint_probabilities(query, video_features, duration)
+            return moments.top_moments(prob, duration, m.num_clips, nms_threshold, top_k)
+
+        def score_map(query, video_features, duration):
+            return {"score_map": joint_probabilities(query, video_features, duration)}
+
+        self.serve = tf.function(serve, input_signature=INPUT_SIGNATURE)
+        self.score_map = tf.function(score_map, input_signature=INPUT_SIGNATURE)
+
+    @property
+    def metadata(self) -> dict:
+        """Every recorded fact (preset, top_k, nms_threshold, geometry, ...) as a dict."""
+        return json.loads(self.metadata_json.numpy().decode("utf-8"))
+
