@@ -18,6 +18,7 @@ class TrainingState:
     step: int = 0
     best_value: float | None = None
     best_epoch: int | None = None
+    optimizer_steps: int = 0  # batches trained in all, a check that none ran twice or never
     history: list = dataclasses.field(default_factory=list)
 
     @classmethod
@@ -49,6 +50,7 @@ def save_backup(model: keras.Model, state: TrainingState, backup_dir: str) -> No
     os.makedirs(backup_dir, exist_ok=True)
     path = weights_path(backup_dir)
     tmp = path[: -len(".weights.h5")] + ".tmp.weights.h5"
+    state.optimizer_steps = int(model.optimizer.iterations.numpy()) if model.optimizer else 0
     model.save_weights(tmp)
     os.replace(tmp, path)
     state.save(backup_dir)

@@ -102,8 +102,17 @@ def train(cfg: Config, manifest_path: str, output_dir: str, *, strategy: tf.dist
     split = selection_split(manifest)
     with strategy.scope():
         model = compile_model(build_mgpn(cfg), cfg)
-    state = restore_backup(model, paths.backup)
-    if verbose and (state.epoch or state.step):
+        state = restore_backup(model, paths.backup)
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        # Keras 3.15's fit() builds metrics from a first batch it all-reduces as a nested
+        # structure, which CollectiveAllReduce cannot do ("Attempt to convert a value
+        # ({'word_vectors': PerReplica...})"). A model without a pinned strategy skips
+        # that step and takes the strategy of the scope that fit() runs in (below).
+        model._distribute_strategy = None
+        from mgpn_keras.training.keras_compat import patch_multi_worker_reduction
+
+        patch_multi_worker_reduction()
+    if state.epoch or state.step:  # said even when quiet: the user should know
         print(f"resuming from {paths.backup}: epoch {state.epoch + 1}, batch {state.step}", flush=True)
 
     def eval_dataset(which=split):
@@ -139,8 +148,9 @@ def train(cfg: Config, manifest_path: str, output_dir: str, *, strategy: tf.dist
             print(f"epoch {epoch + 1}/{cfg.train.epochs}: learning rate "
                   f"{learning_rate_for_epoch(cfg, epoch):g}" + (f", resuming at batch {skip}" if skip else ""),
                   flush=True)
-        model.fit(data, initial_epoch=epoch, epochs=epoch + 1, callbacks=callbacks, shuffle=False,
-                  verbose=verbose if verbose else 0)
+        with strategy.scope():
+            model.fit(data, initial_epoch=epoch, epochs=epoch + 1, callbacks=callbacks, shuffle=False,
+                      verbose=verbose if verbose else 0)
     train_seconds = time.time() - start_time
 
     if os.path.exists(paths.best_weights):

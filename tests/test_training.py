@@ -1,0 +1,255 @@
+"""Training end to end on a tiny synthetic benchmark: run folder, evaluation, resume,
+tf.distribute."""
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from training_helpers import prepare_tiny, tiny_training_config
+
+REPO = Path(__file__).resolve().parents[1]
+ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1")
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tiny")
+    cfg = tiny_training_config()
+    manifest = prepare_tiny(root, cfg)
+    from mgpn_keras.config import save_config
+
+    save_config(cfg, root / "config.json")
+    return root, cfg, manifest
+
+
+@pytest.fixture(scope="module")
+def trained_run(tiny):
+    from mgpn_keras.training.trainer import train
+
+    root, cfg, manifest = tiny
+    run = root / "run"
+    results = train(cfg, manifest, os.fspath(run), verbose=0)
+    return run, results
+
+
+def test_run_folder_has_results_checkpoints_logs(trained_run, tiny):
+    from mgpn_keras.config import load_config, metric_names
+
+    run, results = trained_run
+    _, cfg, _ = tiny
+    on_disk = json.loads((run / "results.json").read_text())
+    assert on_disk == results and set(on_disk) == {"val", "test"}
+    for split in on_disk.values():
+        assert list(split) == metric_names(cfg) == ["R1@0.3", "R1@0.5", "R1@0.7", "R5@0.3", "R5@0.5",
+                                                   "R5@0.7", "mIoU"]
+        assert all(0.0 <= v <= 1.0 for v in split.values())
+    assert (run / "checkpoints" / "best.weights.h5").exists()
+    assert load_config(run / "config.json") == cfg
+    rows = (run / "logs" / "epochs.csv").read_text().strip().splitlines()
+    assert len(rows) == 1 + cfg.train.epochs and "val_R1@0.5" in rows[0]
+    assert list((run / "logs" / "evaluation").glob("events.out.tfevents.*"))
+    state = json.loads((run / "backup" / "state.json").read_text())
+    assert [h["epoch"] for h in state["history"]] == [1, 2]
+
+
+def test_evaluate_cli_reproduces_test_results(trained_run):
+    from mgpn_keras.cli import main
+
+    run, results = trained_run
+    predictions = run / "predictions.json"
+    assert main(["evaluate", "--run-dir", os.fspath(run), "--split", "test",
+                 "--predictions", os.fspath(predictions)]) == 0
+    again = json.loads((run / "results.json").read_text())["test"]
+    assert again == pytest.approx(results["test"], abs=1e-9)
+    rows = json.loads(predictions.read_text())
+    assert len(rows) == 24 and len(rows[0]["moments"]) <= 5
+
+
+def test_shards_of_another_width_are_refused(tiny, tmp_path):
+    from mgpn_keras.config import apply_overrides
+    from mgpn_keras.training.trainer import train
+
+    _, cfg, manifest = tiny
+    other = apply_overrides(cfg, {"model.input_size": 32})
+    with pytest.raises(ValueError, match="input_size|width"):
+        train(other, manifest, os.fspath(tmp_path / "bad"), verbose=0)
+
+
+def _train_command(root, run, epochs=3):
+    return [sys.executable, os.fspath(REPO / "train.py"), "--config", os.fspath(root / "config.json"),
+            "--shards", os.fspath(root / "shards"), "--output-dir", os.fspath(run), "--epochs", str(epochs),
+            "--batch-size", "4", "--quiet", "--no-baselines"]
+
+
+def test_sigkill_mid_epoch_then_resume_loses_and_repeats_nothing(tiny, tmp_path):
+    root, cfg, _ = tiny
+    run = tmp_path / "killed"
+    command = _train_command(root, run)
+    proc = subprocess.Popen(command, cwd=tmp_path, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    state_file = run / "backup" / "state.json"
+    deadline = time.time() + 240
+    killed_at = None
+    while time.time() < deadline and proc.poll() is None:
+        if state_file.exists():
+            try:
+                state = json.loads(state_file.read_text())
+            except json.JSONDecodeError:
+                state = {}
+            if state.get("step", 0) > 0 and state.get("epoch", 0) < 2:  # mid-epoch, not the last
+                proc.send_signal(signal.SIGKILL)
+                killed_at = (state["epoch"], state["step"])
+                break
+        time.sleep(0.02)
+    proc.wait(timeout=60)
+    assert killed_at is not None, "the run ended before it could be killed mid-epoch"
+    assert not (run / "results.json").exists()
+
+    done = subprocess.run(command, cwd=tmp_path, env=ENV, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert f"resuming from {run / 'backup'}" in done.stdout
+    final = json.loads(state_file.read_text())
+    batches_per_epoch = -(-96 // 4)
+    # the optimizer counts every batch that reached the final weights exactly once
+    assert final["optimizer_steps"] == 3 * batches_per_epoch
+    assert [h["epoch"] for h in final["history"]] == [1, 2, 3]
+    assert json.loads((run / "results.json").read_text())["test"]["R1@0.5"] >= 0.0
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+MIRRORED_SCRIPT = textwrap.dedent("""
+    import sys, numpy as np, tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    import keras
+    sys.path.insert(0, sys.argv[1])
+    from training_helpers import tiny_training_config
+    from mgpn_keras.config import apply_overrides
+    from mgpn_keras.model import build_mgpn
+    from mgpn_keras.training.trainer import compile_model
+    cfg = apply_overrides(tiny_training_config(), {"model.dropout": 0.0})
+    rng = np.random.default_rng(0)
+    b = 8
+    x = {"word_vectors": rng.normal(size=(b, 6, 50)).astype("float32"),
+         "query_mask": (np.arange(6)[None] < rng.integers(2, 7, size=(b, 1))).astype("float32"),
+         "clip_features": rng.random((b, 32, 24)).astype("float32")}
+    y = rng.random((b, 8, 8)).astype("float32")
+    keras.utils.set_random_seed(3)
+    optimizer = sys.argv[2]
+    def compiled():
+        model = compile_model(build_mgpn(cfg), cfg)
+        if optimizer == "sgd":
+            model.compile(keras.optimizers.SGD(0.5), loss=model.loss)
+        return model
+    single = compiled()
+    initial = single.get_weights()
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    assert strategy.num_replicas_in_sync == 2
+    with strategy.scope():
+        mirrored = compiled()
+    mirrored.set_weights(initial)
+    data = tf.data.Dataset.from_tensor_slices((x, y)).batch(b)
+    single.fit(data, epochs=1, verbose=0, shuffle=False)
+    mirrored.fit(data, epochs=1, verbose=0, shuffle=False)
+    moved = max(float(np.abs(a - c).max()) for a, c in zip(initial, single.get_weights()))
+    print("MOVED", moved)
+    for w, a, c in zip(single.weights, single.get_weights(), mirrored.get_weights()):
+        print("DIFF", w.path, float(np.abs(a - c).max()))
+""")
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_mirrored_step_equals_single_device_step(tmp_path, optimizer):
+    """Two replicas on two logical CPUs, global batch 8: the weights (BatchNorm moving
+    statistics included) after one step equal those of one device on the same batch.
+
+    BatchNorm is synchronized across replicas (model.synchronized_batch_norm, default on),
+    so each replica normalises with the statistics of the whole global batch, as one
+    device does; unsynchronized, each replica would use its own half-batch statistics and
+    the step would differ. Gradients are summed across replicas and the loss is scaled
+    by the global batch, so the SGD step is equal to float noise.
+
+    With Adam, the biases of the convolutions that feed a BatchNorm have a gradient that
+    is exactly zero in exact arithmetic (BatchNorm subtracts the batch mean), so in
+    float32 it is ~1e-9 noise, and Adam's first step (m / sqrt(v) = sign(g)) turns that
+    noise into a +-lr update of either sign. Those biases cannot affect the output and
+    are left out of the Adam comparison; every other weight must agree.
+    """
+    script = tmp_path / "mirrored.py"
+    script.write_text(MIRRORED_SCRIPT)
+    done = subprocess.run([sys.executable, os.fspath(script), os.fspath(REPO / "tests"), optimizer], env=ENV,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.splitlines()
+    moved = float([l for l in lines if l.startswith("MOVED")][0].split()[1])
+    diffs = {l.split()[1]: float(l.split()[2]) for l in lines if l.startswith("DIFF")}
+    assert moved > 1e-4  # the step changed the weights
+    assert len(diffs) > 20 and any("moving_mean" in k for k in diffs)
+    if optimizer == "adam":
+        diffs = {k: v for k, v in diffs.items() if not re.fullmatch(r"comparison/conv_\d/bias", k)}
+    worst = max(diffs, key=diffs.get)
+    assert diffs[worst] < 1e-5, f"mirrored and single-device weights differ by {diffs[worst]} at {worst}"
+
+
+WORKER_SCRIPT = textwrap.dedent("""
+    import sys
+    from mgpn_keras.config import load_config
+    from mgpn_keras.training.strategy import make_strategy
+    from mgpn_keras.training.trainer import train
+    cfg = load_config(sys.argv[1])
+    strategy = make_strategy("auto")
+    assert strategy.num_replicas_in_sync == 2, strategy
+    train(cfg, sys.argv[2], sys.argv[3], strategy=strategy, verbose=0)
+""")
+
+
+def _h5_arrays(path):
+    import h5py
+
+    arrays = {}
+    with h5py.File(path, "r") as f:
+        f.visititems(lambda name, obj: arrays.__setitem__(name, obj[()]) if isinstance(obj, h5py.Dataset) else None)
+    return arrays
+
+
+def test_two_workers_on_localhost_end_with_identical_weights(tiny, tmp_path):
+    root, cfg, manifest = tiny
+    from mgpn_keras.config import apply_overrides, save_config
+
+    one_epoch = apply_overrides(cfg, {"train.epochs": 1})
+    save_config(one_epoch, tmp_path / "config.json")
+    ports = [_free_port(), _free_port()]
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
+    script = tmp_path / "worker.py"
+    script.write_text(WORKER_SCRIPT)
+    procs = []
+    for index in range(2):
+        env = dict(ENV, TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}))
+        procs.append(subprocess.Popen(
+            [sys.executable, os.fspath(script), os.fspath(tmp_path / "config.json"), manifest,
+             os.fspath(tmp_path / "run")],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    outputs = [p.communicate(timeout=600) for p in procs]
+    for p, (out, err) in zip(procs, outputs):
+        assert p.returncode == 0, err[-3000:]
+    chief = _h5_arrays(tmp_path / "run" / "backup" / "latest.weights.h5")
+    other = _h5_arrays(tmp_path / "run" / "worker_1" / "backup" / "latest.weights.h5")
+    assert sorted(chief) == sorted(other) and len(chief) > 10
+    for key in chief:
+        np.testing.assert_array_equal(chief[key], other[key], err_msg=key)
+    assert (tmp_path / "run" / "results.json").exists()  # written by the chief only
+    assert not (tmp_path / "run" / "worker_1" / "results.json").exists()
