@@ -49,6 +49,10 @@ class ModelConfig:
     use_choice_comparison: bool = True
     candidate_features: str = "both"
     comparison: str = "group_conv"
+    # Settings of the alternative comparison modules (used only when selected).
+    stacked_conv_layers: int = 8  # 2D-TAN's K5L8 maps (Charades-STA, TACoS)
+    stacked_conv_kernel: int = 5
+    non_local_blocks: int = 2  # the reference's CHOICE_COMPARISON_MODULE.BLOCK_NUM
 
 
 @dataclass
@@ -303,6 +307,14 @@ def validate(cfg: Config) -> None:
              m.candidate_features, f"one of {list(CANDIDATE_FEATURES)}")
     _require(m.comparison in COMPARISON_MODULES, "model.comparison", m.comparison,
              f"one of {list(COMPARISON_MODULES)}")
+    for key in ("stacked_conv_layers", "stacked_conv_kernel", "non_local_blocks"):
+        value = getattr(m, key)
+        _require(isinstance(value, int) and not isinstance(value, bool) and value > 0,
+                 f"model.{key}", value, "a positive integer")
+    _require(m.stacked_conv_kernel % 2 == 1, "model.stacked_conv_kernel", m.stacked_conv_kernel,
+             "an odd integer")
+    _require(m.coarse_encoder != "transformer" or m.hidden_size % 4 == 0, "model.hidden_size",
+             m.hidden_size, "a multiple of 4 with model.coarse_encoder = 'transformer' (4 heads)")
     _require(cfg.data.dataset in DATASET_NAMES, "data.dataset", cfg.data.dataset,
              f"one of {list(DATASET_NAMES)}")
     _require(0.0 <= lo.min_iou < lo.max_iou <= 1.0, "loss.min_iou", lo.min_iou,

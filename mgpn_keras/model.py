@@ -30,7 +30,9 @@ def mgpn_graph(config: Config | ModelConfig) -> tuple[dict, dict]:
 
     `tensors` holds, channels-last, the stages the reference names: vis_encoded,
     txt_encoded, vis_fused, txt_fused, boundary_map, content_map, vis_finegrained,
-    txt_finegrained, fused_map, relation_map and score_map.
+    txt_finegrained, fused_map, relation_map and score_map; and moment_map_input, the
+    clip features the moment map is built from (vis_fused, or vis_finegrained when
+    use_fine_grained is on and use_conditioned_interaction off).
     """
     m = _model_config(config)
     n, c, scales = m.num_clips, m.hidden_size, m.num_scale_layers
@@ -47,17 +49,25 @@ def mgpn_graph(config: Config | ModelConfig) -> tuple[dict, dict]:
         inputs["word_vectors"], mask=inputs["query_mask"])  # (B, L, C)
     t["vis_fused"], t["txt_fused"] = CoAttention(name="co_attention")(
         [t["vis_encoded"], t["txt_encoded"], inputs["query_mask"]])
-    boundary, content = MomentMap2D(n, scales, name="moment_map")(t["vis_fused"])  # (B, N, N, C)
+    # Fine-grained encoders without the conditioned interaction (Table 3, model 2): the
+    # fine-grained video features feed the moment map, as in the reference's alternative
+    # `generator_layer(vis_finegrained)`; the fine-grained query would reach no output.
+    fine_map = m.use_fine_grained and not m.use_conditioned_interaction
+    if fine_map:
+        t["vis_finegrained"] = ResidualFeedForward(c, m.dropout, name="fine_video_encoder")(t["vis_fused"])
+        t["txt_finegrained"] = t["txt_fused"]
+    t["moment_map_input"] = t["vis_finegrained"] if fine_map else t["vis_fused"]  # (B, N, C)
+    boundary, content = MomentMap2D(n, scales, name="moment_map")(t["moment_map_input"])  # (B, N, N, C)
     # Candidate features (paper Fig. 4): one kind stands in for the other when disabled.
     if m.candidate_features == "content":
         boundary = content
     elif m.candidate_features == "boundary":
         content = boundary
     t["boundary_map"], t["content_map"] = boundary, content
-    if m.use_fine_grained:
+    if m.use_fine_grained and not fine_map:
         t["vis_finegrained"] = ResidualFeedForward(c, m.dropout, name="fine_video_encoder")(t["vis_fused"])
         t["txt_finegrained"] = FineQueryEncoder(c, name="fine_query_encoder")(t["txt_fused"])
-    else:
+    elif not m.use_fine_grained:
         t["vis_finegrained"], t["txt_finegrained"] = t["vis_fused"], t["txt_fused"]
     if m.use_conditioned_interaction:
         t["fused_map"] = ConditionedGate(c, n, scales, name="conditioned_gate")(

@@ -1,0 +1,554 @@
+"""Speed and memory of MGPN per preset: dense and sparse inference, training steps.
+
+The protocol of REFERENCE.md section 3 (the authors' PyTorch code on the same kind of
+2-core machine): query length L = 10, random inputs, 2 warm-ups then 5 timed iterations,
+the median reported (min and max beside it). Per preset it measures
+
+- trainable parameters (the paper's Table 2 counts the reference's unused 1.57M conv,
+  which this port does not build);
+- inference queries/s at batch 32: the dense model (`build_mgpn`, which computes every
+  cell as the reference does) and the sparse one (`mgpn_keras.sparse_inference`), each
+  with and without XLA, in float32 and mixed bfloat16;
+- the training step (one `train_on_batch`: forward, ScaledIoUBCE, backward, Adam with
+  global_clipnorm 10) at the batch the reference was measured at;
+- the peak resident memory of the process. Every configuration runs in its own
+  subprocess, so the peaks are separate.
+
+Configurations that are slow on CPU (dense TACoS, XLA) run fewer iterations or a smaller
+batch; the JSON and the table say which.
+
+Usage:
+    python benchmarks/speed.py                      # the full run, 15-20 min on 2 cores
+    python benchmarks/speed.py --presets charades_i3d --only inference
+    python benchmarks/speed.py --smoke --output /tmp/speed.json --markdown /tmp/speed.md
+    python benchmarks/speed.py --render benchmarks/results/speed.json   # tables only
+
+Writes JSON (`--output`) and the Markdown tables into `--markdown` between the markers
+`<!-- speed.py:begin -->` and `<!-- speed.py:end -->` (text outside them is kept).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+BEGIN, END = "<!-- speed.py:begin -->", "<!-- speed.py:end -->"
+
+# REFERENCE.md section 3: torch 2.13 CPU, 2 threads, same kind of machine.
+REFERENCE = {
+    "charades_i3d": {"inference": {"batch": 32, "median_s": 1.680, "queries_per_s": 19.0, "peak_rss_gb": 0.8},
+                     "train": {"batch": 32, "median_s": 4.777, "samples_per_s": 6.70, "peak_rss_gb": 1.5},
+                     "parameters_with_unused_conv": 5_242_115, "parameters_used": 3_668_739},
+    "activitynet": {"inference": {"batch": 32, "median_s": 6.432, "queries_per_s": 4.98, "peak_rss_gb": 2.2},
+                    "train": {"batch": 32, "median_s": 20.88, "samples_per_s": 1.53, "peak_rss_gb": 4.6},
+                    "parameters_with_unused_conv": 5_124_355, "parameters_used": 3_550_979},
+    "tacos": {"inference": {"batch": 32, "median_s": 27.19, "queries_per_s": 1.18, "peak_rss_gb": 7.8},
+              "train": {"batch": 8, "median_s": 21.14, "samples_per_s": 0.378, "peak_rss_gb": 4.5},
+              "parameters_with_unused_conv": 6_621_443, "parameters_used": 5_048_067},
+}
+PAPER_TABLE2 = {"tacos": "6.62M"}
+# Issue 7's inference targets: a multiple of the reference's queries/s.
+TARGETS = {"charades_i3d": 2.0, "activitynet": 3.0, "tacos": 4.0}
+TACOS_TRAIN_MEMORY_GB = 8.0
+
+SMOKE_MODEL = dict(input_size=24, word_dim=12, num_sample_clips=32, pool_stride=4, num_clips=8,
+                   hidden_size=16, gru_layers=1, num_scale_layers=[3, 2], groups=4, kernel_size=3)
+
+
+# ----------------------------------------------------------------------------- plan
+
+
+def _job(preset, task, path, xla=False, precision="float32", batch=32, warmup=2, iterations=5,
+         note="", model=None):
+    return dict(preset=preset, task=task, path=path, xla=xla, precision=precision, batch=batch,
+                warmup=warmup, iterations=iterations, note=note, model=model or {}, tokens=10)
+
+
+def full_plan(presets, only):
+    """The configurations of the full run. Iterations are cut where one batch takes long."""
+    jobs = []
+    slow_xla = "XLA's CPU convolutions are slow: fewer iterations"
+    for p in presets:
+        tacos = p == "tacos"
+        if only in (None, "inference"):
+            jobs += [
+                _job(p, "inference", "dense", warmup=1 if tacos else 2, iterations=3 if tacos else 5,
+                     note="1 warm-up, 3 timed (one batch takes ~15 s)" if tacos else ""),
+                _job(p, "inference", "sparse"),
+                _job(p, "inference", "dense", xla=True, batch=8 if tacos else 32,
+                     warmup=1, iterations=1 if tacos else 2,
+                     note=("batch 8, 1 warm-up, 1 timed: " if tacos else "1 warm-up, 2 timed: ") + slow_xla),
+                _job(p, "inference", "sparse", xla=True, warmup=1, iterations=3,
+                     note="1 warm-up, 3 timed"),
+                _job(p, "inference", "dense", precision="mixed_bfloat16", warmup=1,
+                     iterations=3 if tacos else 5, note="1 warm-up, 3 timed" if tacos else "1 warm-up"),
+                _job(p, "inference", "sparse", precision="mixed_bfloat16", warmup=1, iterations=5,
+                     note="1 warm-up"),
+            ]
+        if only in (None, "train"):
+            batch = REFERENCE[p]["train"]["batch"] if p in REFERENCE else 32
+            why = {"tacos": "the reference's measured batch (its config: 32)",
+                   "activitynet": "the reference's measured batch (its config: 64)"}.get(p, "")
+            jobs += [
+                _job(p, "train", "dense", batch=batch, note=why),
+                _job(p, "train", "dense", precision="mixed_bfloat16", batch=batch, warmup=1,
+                     iterations=3, note="1 warm-up, 3 timed" + (f"; {why}" if why else "")),
+            ]
+            if p == "charades_i3d":
+                jobs.append(_job(p, "train", "dense", xla=True, batch=1, warmup=1, iterations=1,
+                                 note="batch 1, 1 warm-up, 1 timed: XLA's CPU gradient of the "
+                                      "grouped convolutions is ~100x slower"))
+    return jobs
+
+
+def smoke_plan():
+    jobs = []
+    for path in ("dense", "sparse"):
+        for xla in (False, True):
+            jobs.append(_job("synthetic", "inference", path, xla=xla, batch=4, warmup=1, iterations=2,
+                             model=SMOKE_MODEL, note="smoke"))
+    jobs.append(_job("synthetic", "inference", "sparse", precision="mixed_bfloat16", batch=4, warmup=1,
+                     iterations=2, model=SMOKE_MODEL, note="smoke"))
+    jobs.append(_job("synthetic", "train", "dense", batch=4, warmup=1, iterations=2, model=SMOKE_MODEL,
+                     note="smoke"))
+    return jobs
+
+
+# ----------------------------------------------------------------------------- worker
+
+
+def _peak_rss_gb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9  # KiB on Linux
+
+
+def run_job(job: dict) -> dict:
+    """Build, warm up and time one configuration in this process."""
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from mgpn_keras.config import preset
+    from mgpn_keras.model import build_mgpn, count_trainable_parameters
+    from mgpn_keras.sparse_inference import build_sparse_inference_model
+
+    keras.mixed_precision.set_global_policy(job["precision"])
+    try:
+        keras.utils.set_random_seed(0)
+        cfg = preset(job["preset"], model=job["model"]) if job["model"] else preset(job["preset"])
+        m = cfg.model
+        if job["path"] == "sparse":
+            model = build_sparse_inference_model(cfg)
+        else:
+            model = build_mgpn(cfg)
+        rng = np.random.default_rng(0)
+        b, length = job["batch"], job["tokens"]
+        x = {"word_vectors": rng.normal(size=(b, length, m.word_dim)).astype(np.float32),
+             "query_mask": np.ones((b, length), np.float32),
+             "clip_features": rng.normal(size=(b, m.num_sample_clips, m.input_size)).astype(np.float32)}
+        loss_note = ""
+        if job["task"] == "inference":
+            forward = tf.function(lambda inputs: model(inputs, training=False), jit_compile=job["xla"])
+
+            def step():
+                return np.asarray(forward(x))
+        else:
+            try:
+                from mgpn_keras.losses import ScaledIoUBCE
+
+                loss = ScaledIoUBCE(m.num_clips, m.num_scale_layers, cfg.loss.min_iou, cfg.loss.max_iou)
+            except ImportError:  # pragma: no cover - the loss module is another issue's
+                loss, loss_note = _masked_bce(cfg), "plain masked BCE (ScaledIoUBCE missing)"
+            model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3, global_clipnorm=10.0),
+                          loss=loss, jit_compile=job["xla"])
+            y = rng.uniform(size=(b, m.num_clips, m.num_clips)).astype(np.float32)
+
+            def step():
+                return model.train_on_batch(x, y)
+        seconds, cpu = [], []
+        for _ in range(job["warmup"] + job["iterations"]):
+            start, start_cpu = time.perf_counter(), time.process_time()
+            step()
+            seconds.append(time.perf_counter() - start)
+            cpu.append(time.process_time() - start_cpu)
+        timed = seconds[job["warmup"]:]
+        median = statistics.median(timed)
+        result = dict(job, seconds=[round(s, 4) for s in seconds], median_s=round(median, 4),
+                      min_s=round(min(timed), 4), max_s=round(max(timed), 4),
+                      cpu_s=round(statistics.median(cpu[job["warmup"]:]), 4),
+                      per_s=round(b / median, 3), peak_rss_gb=round(_peak_rss_gb(), 3),
+                      trainable_parameters=count_trainable_parameters(model))
+        if loss_note:
+            result["note"] = "; ".join(filter(None, [job["note"], loss_note]))
+        return result
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+def _masked_bce(cfg):  # pragma: no cover - fallback only
+    from keras import ops
+
+    from mgpn_keras.geometry import valid_mask
+
+    mask = valid_mask(cfg.model.num_clips, cfg.model.num_scale_layers)
+
+    def loss(y_true, y_pred):
+        bce = ops.binary_crossentropy(y_true, y_pred, from_logits=True)
+        return ops.sum(bce * mask, axis=(1, 2)) / mask.sum()
+
+    return loss
+
+
+def _worker(argv) -> int:
+    jobs = json.loads(sys.stdin.read())
+    for job in jobs:
+        try:
+            result = run_job(job)
+        except Exception as exc:  # noqa: BLE001 - report and go on with the next one
+            result = dict(job, error=f"{type(exc).__name__}: {exc}", peak_rss_gb=round(_peak_rss_gb(), 3))
+        print("RESULT " + json.dumps(result), flush=True)
+    return 0
+
+
+def _cpu_jiffies() -> tuple[int, int] | None:
+    """(busy, total) jiffies of all CPUs since boot, from /proc/stat; None elsewhere."""
+    try:
+        with open("/proc/stat", encoding="utf-8") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def _busy_cores(seconds: float = 1.0) -> float | None:
+    """How many cores the machine keeps busy over `seconds` (this process sleeps meanwhile)."""
+    a = _cpu_jiffies()
+    time.sleep(seconds)
+    b = _cpu_jiffies()
+    if a is None or b is None or b[1] == a[1]:
+        return None
+    return (b[0] - a[0]) / (b[1] - a[1]) * (os.cpu_count() or 1)
+
+
+def wait_for_quiet(threshold: float, max_wait: float) -> float | None:
+    """Wait up to `max_wait` s until other processes keep fewer than `threshold` cores busy.
+
+    Returns the last measured number of busy cores.
+    """
+    deadline = time.time() + max_wait
+    busy = _busy_cores()
+    while busy is not None and busy >= threshold and time.time() < deadline:
+        busy = _busy_cores(2.0)
+    return busy
+
+
+def _run_measured(job: dict, timeout: float) -> dict:
+    """One job in its own subprocess, with how busy other processes kept the CPUs meanwhile."""
+    load_before = os.getloadavg()[0]
+    jiffies = _cpu_jiffies()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.time()
+    (result,) = _run_in_subprocess([job], timeout)
+    wall = time.time() - start
+    after = _cpu_jiffies()
+    children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result["load_avg_1m"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
+    if jiffies and after and after[1] > jiffies[1]:
+        cores = os.cpu_count() or 1
+        busy_core_s = (after[0] - jiffies[0]) / (after[1] - jiffies[1]) * cores * wall
+        ours = (children_after.ru_utime + children_after.ru_stime) - (children.ru_utime + children.ru_stime)
+        # Cores that other processes kept busy, on average, while this job ran (0 = alone).
+        result["other_processes_cores"] = round(max(0.0, busy_core_s - ours) / wall, 2)
+    return result
+
+
+def _run_in_subprocess(jobs: list[dict], timeout: float) -> list[dict]:
+    env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [ROOT, env.get("PYTHONPATH", "")]))
+    try:
+        proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--worker"],
+                              input=json.dumps(jobs), capture_output=True, text=True, timeout=timeout,
+                              env=env, cwd=ROOT)
+    except subprocess.TimeoutExpired:
+        return [dict(job, error=f"timed out after {timeout:.0f} s") for job in jobs]
+    results = [json.loads(line[len("RESULT "):]) for line in proc.stdout.splitlines()
+               if line.startswith("RESULT ")]
+    if len(results) < len(jobs):
+        tail = (proc.stderr or "").strip().splitlines()[-3:]
+        for job in jobs[len(results):]:
+            results.append(dict(job, error=f"worker exited with {proc.returncode}: {' | '.join(tail)}"))
+    return results
+
+
+# ----------------------------------------------------------------------------- report
+
+
+def machine_info() -> dict:
+    cpu = platform.processor() or platform.machine()
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
+        for line in out.splitlines():
+            if line.startswith("Model name:"):
+                cpu = line.split(":", 1)[1].strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    memory_gb = None
+    try:
+        with open("/proc/meminfo", encoding="utf-8") as f:
+            memory_gb = round(int(f.readline().split()[1]) / 1024 ** 2, 1)
+    except OSError:
+        pass
+    return {"cpu": cpu, "cpu_cores": os.cpu_count(), "memory_gib": memory_gb,
+            "platform": platform.platform(), "gpu": "none (CPU only; no GPU was available for this run)"}
+
+
+def versions() -> dict:
+    out = subprocess.run(
+        [sys.executable, "-c", "import os; os.environ['TF_CPP_MIN_LOG_LEVEL']='3'; import json, numpy, "
+         "tensorflow as tf, keras; print(json.dumps({'tensorflow': tf.__version__, 'keras': "
+         "keras.__version__, 'numpy': numpy.__version__}))"],
+        capture_output=True, text=True, timeout=300, cwd=ROOT)
+    info = json.loads(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 else {}
+    info["python"] = platform.python_version()
+    return info
+
+
+def _speedup(result) -> float | None:
+    ref = REFERENCE.get(result["preset"], {}).get(result["task"])
+    if not ref or "error" in result:
+        return None
+    ours = result["per_s"]
+    theirs = ref["queries_per_s"] if result["task"] == "inference" else ref["samples_per_s"]
+    return round(ours / theirs, 2)
+
+
+def summarise(results) -> dict:
+    """Per preset: the parameters, the fastest float32 inference, and the targets."""
+    summary = {}
+    for p in sorted({r["preset"] for r in results}):
+        rows = [r for r in results if r["preset"] == p and "error" not in r]
+        entry = {}
+        params = [r["trainable_parameters"] for r in rows if r["path"] == "dense"]
+        if params:
+            entry["trainable_parameters"] = params[0]
+        if p in REFERENCE:
+            entry["reference_parameters_with_unused_conv"] = REFERENCE[p]["parameters_with_unused_conv"]
+            entry["reference_parameters_used"] = REFERENCE[p]["parameters_used"]
+        inference = [r for r in rows if r["task"] == "inference" and r["precision"] == "float32"
+                     and r["batch"] == 32]
+        if inference and p in TARGETS:
+            best = max(inference, key=lambda r: r["per_s"])
+            need = TARGETS[p] * REFERENCE[p]["inference"]["queries_per_s"]
+            entry["inference_target"] = {
+                "queries_per_s_needed": round(need, 2), "best": f"{best['path']}, xla={best['xla']}",
+                "queries_per_s": best["per_s"], "met": best["per_s"] >= need}
+        train = [r for r in rows if r["task"] == "train" and r["precision"] == "float32" and not r["xla"]]
+        if train and p in REFERENCE:
+            t = train[0]
+            entry["train_target"] = {"batch": t["batch"], "median_s": t["median_s"],
+                                     "reference_median_s": REFERENCE[p]["train"]["median_s"],
+                                     "met": t["median_s"] <= REFERENCE[p]["train"]["median_s"]}
+            if p == "tacos":
+                entry["train_target"]["peak_rss_gb"] = t["peak_rss_gb"]
+                entry["train_target"]["memory_met"] = (t["batch"] >= 8
+                                                       and t["peak_rss_gb"] <= TACOS_TRAIN_MEMORY_GB)
+        summary[p] = entry
+    return summary
+
+
+def _fmt_load(r):
+    others = r.get("other_processes_cores")
+    return "" if others is None else f"{others:.1f}"
+
+
+def _fmt_time(r):
+    return f"{r['median_s']:.3f} ({r['min_s']:.3f}-{r['max_s']:.3f})"
+
+
+def markdown(report) -> str:
+    m, v = report["machine"], report["versions"]
+    lines = [
+        f"Measured {report['date']} on {m['cpu']}, {m['cpu_cores']} CPU cores, {m['memory_gib']} GiB; "
+        f"TensorFlow {v.get('tensorflow')}, Keras {v.get('keras')}, Python {v.get('python')}. "
+        f"GPU: {m['gpu']}. Total wall time {report['wall_s'] / 60:.1f} min"
+        + (" (smoke mode: tiny configs, numbers mean nothing)" if report["smoke"] else "") + ".",
+        "",
+        "Median seconds per batch (min-max of the timed iterations); CPU s = the process's CPU "
+        "seconds per batch (median; at most 2x the wall time on 2 cores, less when other processes "
+        "share the cores); x ref = our queries (or samples) per second over the reference's "
+        "(REFERENCE.md section 3, same kind of machine). Peak RSS is the benchmark process's, one "
+        "process per row. Others = cores that other processes kept busy, on average, while the row ran "
+        "(this machine is shared; 0 = alone, 2 = both cores contended).",
+        "",
+        "### Parameters",
+        "",
+        "| preset | trainable (ours) | reference, used | reference incl. unused conv | paper Table 2 |",
+        "|---|---|---|---|---|",
+    ]
+    for p, s in report["summary"].items():
+        if "trainable_parameters" not in s:
+            continue
+        ref_used = s.get("reference_parameters_used")
+        ref_all = s.get("reference_parameters_with_unused_conv")
+        lines.append(f"| {p} | {s['trainable_parameters']:,} | {f'{ref_used:,}' if ref_used else '-'} | "
+                     f"{f'{ref_all:,}' if ref_all else '-'} | {PAPER_TABLE2.get(p, '-')} |")
+    for task, title, unit in (("inference", "Inference", "queries/s"), ("train", "Training step", "samples/s")):
+        rows = [r for r in report["results"] if r["task"] == task]
+        if not rows:
+            continue
+        lines += ["", f"### {title}", "",
+                  f"| preset | model | XLA | precision | batch | s/batch median (min-max) | CPU s | {unit} | x ref | "
+                  "peak RSS GB | others | note |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        for r in rows:
+            if "error" in r:
+                lines.append(f"| {r['preset']} | {r['path']} | {'yes' if r['xla'] else 'no'} | {r['precision']} | "
+                             f"{r['batch']} | failed | | | | {r.get('peak_rss_gb', '')} | | {r['error'][:120]} |")
+                continue
+            speed = _speedup(r)
+            lines.append(
+                f"| {r['preset']} | {r['path']} | {'yes' if r['xla'] else 'no'} | {r['precision']} | {r['batch']} | "
+                f"{_fmt_time(r)} | {r['cpu_s']:.2f} | {r['per_s']:.2f} | {'' if speed is None else f'{speed:.2f}x'} | "
+                f"{r['peak_rss_gb']:.2f} | {_fmt_load(r)} | {r['note']} |")
+        ref_rows = [(p, REFERENCE[p][task]) for p in report["summary"] if p in REFERENCE]
+        if ref_rows:
+            lines.append("")
+            lines.append("Reference (PyTorch, REFERENCE.md 3): " + "; ".join(
+                f"{p} batch {ref['batch']}: {ref['median_s']} s, "
+                f"{ref.get('queries_per_s', ref.get('samples_per_s'))} {unit}, {ref['peak_rss_gb']} GB"
+                for p, ref in ref_rows) + ".")
+    targets = []
+    for p, s in report["summary"].items():
+        if "inference_target" in s:
+            t = s["inference_target"]
+            targets.append(f"| {p} | inference >= {TARGETS[p]:g}x reference = {t['queries_per_s_needed']} q/s | "
+                           f"{t['queries_per_s']} q/s ({t['best']}) | {'yes' if t['met'] else 'no'} |")
+        if "train_target" in s:
+            t = s["train_target"]
+            targets.append(f"| {p} | training step <= reference {t['reference_median_s']} s (batch {t['batch']}) | "
+                           f"{t['median_s']} s | {'yes' if t['met'] else 'no'} |")
+            if "memory_met" in t:
+                targets.append(f"| {p} | trains at batch >= 8 within {TACOS_TRAIN_MEMORY_GB:g} GB | batch {t['batch']}, "
+                               f"{t['peak_rss_gb']} GB | {'yes' if t['memory_met'] else 'no'} |")
+    if targets:
+        lines += ["", "### Targets (issue 7)", "", "| preset | target | measured | met |", "|---|---|---|---|"]
+        lines += targets
+    return "\n".join(lines) + "\n"
+
+
+def write_markdown(path: str, text: str) -> None:
+    block = f"{BEGIN}\n{text}{END}\n"
+    old = ""
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            old = f.read()
+    if BEGIN in old and END in old:
+        head, rest = old.split(BEGIN, 1)
+        tail = rest.split(END, 1)[1].lstrip("\n")
+        new = head + block + tail
+    else:
+        new = (old.rstrip("\n") + "\n\n" if old else "# Benchmarks\n\n") + block
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(new)
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--presets", nargs="+", default=["charades_i3d", "activitynet", "tacos"])
+    parser.add_argument("--only", choices=["inference", "train"], help="run one kind of measurement")
+    parser.add_argument("--smoke", action="store_true",
+                        help="tiny configs in one subprocess, seconds; checks that the script works")
+    parser.add_argument("--output", help="JSON file (default benchmarks/results/speed.json; "
+                                         "a temporary file in smoke mode)")
+    parser.add_argument("--markdown", help="Markdown file for the tables (default docs/benchmarks.md; "
+                                           "none in smoke mode)")
+    parser.add_argument("--timeout", type=float, default=900, help="seconds per subprocess")
+    parser.add_argument("--max-wait", type=float, default=10,
+                        help="seconds to wait before each configuration for other processes to "
+                             "leave the CPUs (0: do not wait)")
+    parser.add_argument("--quiet-below", type=float, default=0.3,
+                        help="busy cores (other processes) below which the machine counts as quiet")
+    parser.add_argument("--render", metavar="JSON",
+                        help="write the Markdown of an earlier run's JSON (no measuring)")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        return _worker(argv)
+    if args.render:
+        with open(args.render, encoding="utf-8") as f:
+            report = json.load(f)
+        md = args.markdown or os.path.join(ROOT, "docs", "benchmarks.md")
+        write_markdown(md, markdown(report))
+        print(f"wrote {md}")
+        return 0
+
+    unknown = [p for p in args.presets if p not in REFERENCE and p != "charades_vgg"]
+    if unknown and not args.smoke:
+        parser.error(f"no plan for presets {unknown}; expected some of {sorted(REFERENCE)} or charades_vgg")
+    started = time.time()
+    if args.smoke:
+        jobs = smoke_plan()
+        results = _run_in_subprocess(jobs, args.timeout)
+        output = args.output or os.path.join(tempfile.mkdtemp(prefix="mgpn-speed-"), "speed.json")
+        md = args.markdown
+    else:
+        jobs = full_plan(args.presets, args.only)
+        results = []
+        for job in jobs:
+            busy = wait_for_quiet(args.quiet_below, args.max_wait) if args.max_wait > 0 else None
+            result = _run_measured(job, args.timeout)
+            result["busy_cores_before"] = None if busy is None else round(busy, 2)
+            results.append(result)
+            status = result.get("error") or f"{result['median_s']:.3f} s, {result['per_s']:.2f}/s, " \
+                                              f"{result['peak_rss_gb']:.2f} GB"
+            print(f"{job['preset']:>13} {job['task']:>9} {job['path']:>6} xla={job['xla']!s:5} "
+                  f"{job['precision']:>14} batch {job['batch']:>2}: {status}", flush=True)
+        output = args.output or os.path.join(HERE, "results", "speed.json")
+        md = args.markdown or os.path.join(ROOT, "docs", "benchmarks.md")
+    report = {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "smoke": bool(args.smoke),
+        "machine": machine_info(),
+        "versions": versions(),
+        "protocol": {"tokens": 10, "inputs": "random normal, all tokens valid",
+                     "default_warmup": 2, "default_iterations": 5, "statistic": "median",
+                     "train_step": "train_on_batch: forward, ScaledIoUBCE, backward, "
+                                   "Adam(1e-3, global_clipnorm=10)",
+                     "peak_memory": "ru_maxrss of the process running the configuration"},
+        "reference": REFERENCE,
+        "results": results,
+        "wall_s": round(time.time() - started, 1),
+    }
+    report["summary"] = summarise(results)
+    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
+    with open(output, "w", encoding="utf-8") as f:
+        json.dump(report, f, indent=2)
+        f.write("\n")
+    print(f"wrote {output}")
+    if md:
+        write_markdown(md, markdown(report))
+        print(f"wrote {md}")
+    failed = [r for r in results if "error" in r]
+    return 1 if failed and args.smoke else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

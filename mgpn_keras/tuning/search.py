@@ -1,0 +1,224 @@
+"""A resumable keras-tuner search over MGPN configs, its trial table and best config.
+
+Layout of the output folder D:
+    D/search/               keras-tuner's project (oracle.json, trial_*/): the state a
+                            rerun with the same D resumes from
+    D/search_space.json     the searched dimensions; a rerun must search the same ones
+    D/trials.json           one record per trial: values, status, trainable parameters,
+                            objective, wall time
+    D/best_config.json      the base config with the best trial's values, loadable by
+                            `mgpn_keras.config.load_config` and `train.py --config`
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import keras_tuner
+
+from mgpn_keras.config import Config, save_config
+from mgpn_keras.tuning.hypermodel import MGPNHyperModel, objective_for
+from mgpn_keras.tuning.search_space import ALGORITHMS, SearchSpace
+PROJECT = "search"
+TRIAL_RECORD = "mgpn_trial.json"
+
+
+class _RecordsTrials:
+    """Tuner mixin: times each trial and writes its parameter count beside keras-tuner's files."""
+
+    def run_trial(self, trial, *args, **kwargs):
+        start = time.time()
+        results = super().run_trial(trial, *args, **kwargs)
+        record = {"trial_id": trial.trial_id, "seconds": round(time.time() - start, 1),
+                  "trainable_parameters": self.hypermodel.last_trainable_parameters}
+        with open(os.path.join(self.get_trial_dir(trial.trial_id), TRIAL_RECORD), "w",
+                  encoding="utf-8") as f:
+            json.dump(record, f, indent=2)
+        return results
+
+
+class RandomSearch(_RecordsTrials, keras_tuner.RandomSearch):
+    pass
+
+
+class BayesianOptimization(_RecordsTrials, keras_tuner.BayesianOptimization):
+    pass
+
+
+class Hyperband(_RecordsTrials, keras_tuner.Hyperband):
+    pass
+
+
+def make_tuner(hypermodel: MGPNHyperModel, algorithm: str, max_trials: int, epochs: int,
+               output_dir: str, strategy=None, seed: int | None = None):
+    """A keras-tuner tuner in `output_dir/search`, resumed from there if it exists.
+
+    Args:
+        hypermodel: the MGPNHyperModel.
+        algorithm: "hyperband", "bayesian" or "random".
+        max_trials: trials in all, the resumed ones included (for Hyperband, a cap on
+            its brackets' trials).
+        epochs: epochs of a trial (Hyperband's max_epochs).
+        output_dir: D.
+        strategy: the tf.distribute strategy every trial is built and trained under.
+        seed: the oracle's seed.
+    """
+    common = dict(hypermodel=hypermodel, objective=objective_for(hypermodel.base), directory=output_dir,
+                  project_name=PROJECT, overwrite=False, distribution_strategy=strategy, seed=seed)
+    if algorithm == "random":
+        return RandomSearch(max_trials=max_trials, **common)
+    if algorithm == "bayesian":
+        _require_bayesian()
+        return BayesianOptimization(max_trials=max_trials, **common)
+    if algorithm == "hyperband":
+        tuner = Hyperband(max_epochs=epochs, factor=3, **common)
+        tuner.oracle.max_trials = max_trials  # the base oracle stops creating trials there
+        return tuner
+    raise ValueError(f"tuner algorithm {algorithm!r}; expected one of {list(ALGORITHMS)}")
+
+
+def _require_bayesian() -> None:
+    try:
+        import scipy  # noqa: F401 - keras-tuner's Gaussian process needs both
+        import sklearn  # noqa: F401
+    except ImportError:
+        raise ValueError("the bayesian algorithm needs scipy and scikit-learn: "
+                         "pip install 'keras-tuner[bayesian]'") from None
+
+
+def _check_resumable(output_dir: str, space: SearchSpace, algorithm: str, epochs: int, base: Config) -> None:
+    path = os.path.join(output_dir, "search_space.json")
+    spec = {"algorithm": algorithm, "space": space.to_dict(), "epochs_per_trial": epochs,
+            "base_config": base.to_dict()}
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            previous = json.load(f)
+        changed = [k for k in spec if previous.get(k) != json.loads(json.dumps(spec[k]))]
+        if changed:
+            raise ValueError(f"{output_dir!r} holds a search with another {', '.join(changed)} "
+                             f"(see {path}); resume it with the same arguments or use another "
+                             "--output-dir")
+        return
+    os.makedirs(output_dir, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(spec, f, indent=2)
+
+
+def run_search(base: Config, manifest, space: SearchSpace, output_dir: str, *, algorithm: str = "random",
+               max_trials: int = 10, epochs: int | None = None, strategy=None, verbose: int = 1) -> dict:
+    """Run (or resume) a search and write trials.json and best_config.json in `output_dir`.
+
+    Args:
+        base: the config the trials start from; best_config.json is `base` with the best
+            trial's values (so it keeps `base.train.epochs`, whatever `epochs` is).
+        manifest: the prepared data set.
+        space: the searched dimensions.
+        output_dir: D; a second call with the same D resumes the search.
+        algorithm: "hyperband", "bayesian" or "random".
+        max_trials: trials in all, including those already in D.
+        epochs: epochs per trial (default `base.train.epochs`).
+        strategy: the tf.distribute strategy (default: `make_strategy()`, as train.py).
+        verbose: 0 silent, 1 keras-tuner's progress and a table per epoch.
+
+    Returns:
+        {"trials": [record, ...], "best_config": Config or None, "best_trial": record or None}.
+    """
+    from mgpn_keras.training.strategy import make_strategy
+
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"tuner algorithm {algorithm!r}; expected one of {list(ALGORITHMS)}")
+    if max_trials < 1:
+        raise ValueError(f"max_trials = {max_trials}; expected a positive integer")
+    if algorithm == "bayesian":
+        _require_bayesian()
+    epochs = int(epochs or base.train.epochs)
+    _check_resumable(output_dir, space, algorithm, epochs, base)
+    strategy = strategy or make_strategy()
+    hypermodel = MGPNHyperModel(base, manifest, space, verbose=verbose)
+    # keras-tuner takes seed 0 for "no seed"; offset by one so that seed 0 is reproducible too.
+    tuner = make_tuner(hypermodel, algorithm, max_trials, epochs, output_dir, strategy,
+                       seed=base.train.seed + 1)
+    tuner.search(epochs=epochs, verbose=verbose)
+
+    records = trial_records(tuner, space)
+    with open(os.path.join(output_dir, "trials.json"), "w", encoding="utf-8") as f:
+        json.dump({"objective": tuner.oracle.objective.name, "algorithm": algorithm,
+                   "epochs_per_trial": epochs, "trials": records}, f, indent=2)
+        f.write("\n")
+    best = [r for r in records if r["status"] == "COMPLETED" and r["objective"] is not None]
+    best_record = max(best, key=lambda r: r["objective"]) if best else None
+    best_config = None
+    if best_record is not None:
+        best_config = space.config_for(base, best_record["values"])
+        save_config(best_config, os.path.join(output_dir, "best_config.json"))
+    return {"trials": records, "best_config": best_config, "best_trial": best_record}
+
+
+def trial_records(tuner, space: SearchSpace) -> list[dict]:
+    """One dict per trial of the tuner's oracle (resumed ones included), in trial order."""
+    records = []
+    oracle = tuner.oracle
+    # Start order: trial ids are zero-padded to the digits of max_trials, which a resumed
+    # search may have changed.
+    order = list(dict.fromkeys([*oracle.start_order, *sorted(oracle.trials)]))
+    for trial_id in order:
+        trial = oracle.trials[trial_id]
+        extra = {}
+        path = os.path.join(tuner.get_trial_dir(trial_id), TRIAL_RECORD)
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as f:
+                extra = json.load(f)
+        values = {k: v for k, v in trial.hyperparameters.values.items() if k in space.names()}
+        hyperband = {k: v for k, v in trial.hyperparameters.values.items() if k.startswith("tuner/")}
+        records.append({
+            "trial_id": trial_id,
+            "status": str(getattr(trial.status, "value", trial.status)),
+            "values": values,
+            "epochs": hyperband.get("tuner/epochs"),
+            "trainable_parameters": extra.get("trainable_parameters"),
+            "objective": None if trial.score is None else float(trial.score),
+            "best_epoch": trial.best_step,
+            "seconds": extra.get("seconds"),
+            "message": _last_line(trial.message),
+        })
+    return records
+
+
+def format_trial_table(records: list[dict], space: SearchSpace, objective: str) -> str:
+    """A plain-text table: trial, searched values, trainable parameters, objective, wall time."""
+    value_names = space.names()
+    short = {"hidden_size": "hidden", "coarse_encoder": "encoder", "candidate_features": "features",
+             "use_fine_grained": "fine", "use_conditioned_interaction": "cond",
+             "use_choice_comparison": "comp", "learning_rate": "lr"}
+    hyperband = any(r.get("epochs") is not None for r in records)
+    header = ["trial", *[short.get(n, n) for n in value_names], *(["epochs"] if hyperband else []),
+              "params", objective.removeprefix("val_"), "time", "status"]
+    rows = []
+    for r in records:
+        values = [_fmt(r["values"].get(n)) for n in value_names]
+        epochs = [_fmt(r.get("epochs"))] if hyperband else []
+        score = "-" if r["objective"] is None else f"{100 * r['objective']:.2f}"
+        params = "-" if r["trainable_parameters"] is None else f"{r['trainable_parameters']:,}"
+        seconds = "-" if r["seconds"] is None else f"{r['seconds']:.0f} s"
+        rows.append([r["trial_id"], *values, *epochs, params, score, seconds, r["status"]])
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    lines = ["  ".join(str(x).rjust(w) for x, w in zip(row, widths)) for row in [header, *rows]]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _last_line(message) -> str | None:
+    lines = (message or "").strip().splitlines()
+    return lines[-1] if lines else None
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)

@@ -1,0 +1,214 @@
+"""Sparse inference equals the dense model: every preset's geometry and the parity fixtures."""
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import require_fixtures, tiny_config
+
+# Every preset's map geometry, at small widths so that the dense twin stays fast.
+GEOMETRIES = {
+    "charades_i3d": dict(num_clips=32, num_scale_layers=[15, 8]),
+    "charades_vgg": dict(num_clips=16, num_scale_layers=[15]),
+    "activitynet": dict(num_clips=64, num_scale_layers=[15, 8, 8]),
+    "tacos": dict(num_clips=128, num_scale_layers=[15, 8, 8, 8]),
+}
+SMALL = dict(hidden_size=32, groups=8, input_size=16, word_dim=12)
+
+
+def _randomise_batch_norm(model, seed):
+    """Random gains, biases and moving statistics, so BatchNorm is not the identity."""
+    rng = np.random.default_rng(seed)
+    for norm in model.get_layer("comparison").norms:
+        shape = norm.moving_mean.shape
+        norm.gamma.assign(rng.normal(1.0, 0.3, shape).astype(np.float32))
+        norm.beta.assign(rng.normal(0.0, 0.3, shape).astype(np.float32))
+        norm.moving_mean.assign(rng.normal(0.0, 0.3, shape).astype(np.float32))
+        norm.moving_variance.assign(rng.uniform(0.5, 1.5, shape).astype(np.float32))
+
+
+def _inputs(m, batch=2, tokens=6, seed=0):
+    rng = np.random.default_rng(seed)
+    mask = np.ones((batch, tokens), np.float32)
+    mask[-1, tokens - 2:] = 0.0  # one padded query
+    words = rng.normal(size=(batch, tokens, m.word_dim)).astype(np.float32) * mask[..., None]
+    clips = rng.normal(size=(batch, m.num_sample_clips, m.input_size)).astype(np.float32)
+    return {"word_vectors": words, "query_mask": mask, "clip_features": clips}
+
+
+def test_neighbour_table_matches_the_map():
+    from mgpn_keras.geometry import valid_cells, valid_mask
+    from mgpn_keras.layers.sparse_group_conv_comparison import neighbour_table
+
+    n, scales, k = 16, [5, 3], 3
+    start, end = valid_cells(n, scales)
+    table = neighbour_table(n, scales, k)
+    assert table.shape == (len(start), k * k)
+    mask = valid_mask(n, scales)
+    for v in range(len(start)):
+        for tap in range(k * k):
+            i, j = start[v] + tap // k - 1, end[v] + tap % k - 1
+            inside = 0 <= i < n and 0 <= j < n and mask[i, j] > 0
+            if inside:
+                assert (start[table[v, tap]], end[table[v, tap]]) == (i, j)
+            else:
+                assert table[v, tap] == len(start)
+
+
+@pytest.mark.parametrize("name", sorted(GEOMETRIES))
+def test_comparison_layers_equal_dense_at_valid_cells(name):
+    """The 2D stage alone on O(1) inputs (comparison and ranker), sparse vs dense."""
+    import keras
+
+    from mgpn_keras.geometry import valid_cells
+    from mgpn_keras.layers.choice_ranker import ChoiceRanker
+    from mgpn_keras.layers.group_conv_comparison import GroupConvComparison
+    from mgpn_keras.layers.moment_map import gather_valid, scatter_to_map
+    from mgpn_keras.layers.sparse_choice_ranker import SparseChoiceRanker
+    from mgpn_keras.layers.sparse_group_conv_comparison import SparseGroupConvComparison
+
+    g = GEOMETRIES[name]
+    n, scales, c = g["num_clips"], g["num_scale_layers"], 16
+    keras.utils.set_random_seed(5)
+    rng = np.random.default_rng(5)
+    cells = len(valid_cells(n, scales)[0])
+    sparse_inputs = [rng.normal(size=(2, cells, w)).astype(np.float32) for w in (2 * c, c, c)]
+    dense_inputs = [np.asarray(scatter_to_map(t, n, scales)) for t in sparse_inputs]
+    dense = GroupConvComparison(c, n, scales, groups=4, kernel_size=7)
+    dense(dense_inputs)
+    for norm in dense.norms:  # BatchNorm that is not the identity
+        shape = norm.moving_mean.shape
+        norm.gamma.assign(rng.normal(1.0, 0.3, shape).astype(np.float32))
+        norm.beta.assign(rng.normal(0.0, 0.3, shape).astype(np.float32))
+        norm.moving_mean.assign(rng.normal(0.0, 0.3, shape).astype(np.float32))
+        norm.moving_variance.assign(rng.uniform(0.5, 1.5, shape).astype(np.float32))
+    dense_out = np.asarray(dense(dense_inputs, training=False))  # (2, N, N, C)
+    expected = np.asarray(gather_valid(dense_out, n, scales))  # (2, V, C)
+    assert np.abs(expected).max() > 0.1  # a live signal, not all zeros
+    for step in (1, 2):
+        sparse = SparseGroupConvComparison(c, n, scales, groups=4, kernel_size=7, groups_per_step=step)
+        sparse(sparse_inputs)
+        sparse.set_weights(dense.get_weights())
+        sparse_out = np.asarray(sparse(sparse_inputs))
+        assert sparse_out.shape == (2, cells, c)
+        np.testing.assert_allclose(sparse_out, expected, atol=1e-5, rtol=0)
+    ranker = ChoiceRanker(n, scales)
+    sparse_ranker = SparseChoiceRanker(n, scales)
+    sparse_ranker(sparse_out)
+    ranker(dense_out)
+    sparse_ranker.set_weights(ranker.get_weights())
+    np.testing.assert_allclose(np.asarray(sparse_ranker(sparse_out)), np.asarray(ranker(dense_out)),
+                               atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("name", sorted(GEOMETRIES))
+def test_sparse_model_equals_dense_model(name):
+    import keras
+
+    from mgpn_keras.config import preset
+    from mgpn_keras.model import build_mgpn, valid_cell_mask
+    from mgpn_keras.sparse_inference import build_sparse_inference_model
+
+    keras.utils.set_random_seed(7)
+    cfg = preset(name, model=SMALL)
+    dense = build_mgpn(cfg)
+    _randomise_batch_norm(dense, seed=7)
+    sparse = build_sparse_inference_model(cfg)
+    sparse.set_weights(dense.get_weights())  # same layers, same weight order
+    x = _inputs(cfg.model)
+    expected = np.asarray(dense(x, training=False))
+    got = np.asarray(sparse(x, training=False))
+    assert got.shape == expected.shape == (2, cfg.model.num_clips, cfg.model.num_clips)
+    np.testing.assert_allclose(got, expected, atol=1e-5, rtol=0)
+    assert np.all(got[:, valid_cell_mask(cfg) == 0] == 0.0)
+    assert got[0][valid_cell_mask(cfg) > 0].std() > 1e-3  # the scores differ between cells
+
+
+@pytest.mark.parametrize("switches", [
+    dict(use_conditioned_interaction=False),
+    dict(use_fine_grained=False),
+    dict(use_choice_comparison=False),
+    dict(candidate_features="content"),
+    dict(candidate_features="boundary", use_position=True),
+])
+def test_sparse_model_equals_dense_model_for_design_switches(switches):
+    import keras
+
+    from mgpn_keras.model import build_mgpn
+    from mgpn_keras.sparse_inference import to_sparse_inference
+
+    keras.utils.set_random_seed(11)
+    cfg = tiny_config(**switches)
+    dense = build_mgpn(cfg)
+    if cfg.model.use_choice_comparison:
+        _randomise_batch_norm(dense, seed=11)
+    sparse = to_sparse_inference(dense, cfg)
+    x = _inputs(cfg.model)
+    np.testing.assert_allclose(np.asarray(sparse(x)), np.asarray(dense(x, training=False)), atol=1e-5, rtol=0)
+
+
+def _fixture(name):
+    d = require_fixtures()
+    flat = json.loads((d / f"{name}_config.json").read_text())
+    io = np.load(d / f"{name}_io.npz", allow_pickle=False)
+    return flat, str(d / f"{name}_weights.npz"), io
+
+
+@pytest.mark.parametrize("name", ["small", "small_gain"])
+def test_sparse_model_matches_parity_fixtures(name):
+    from mgpn_keras.convert import config_from_reference, load_reference_weights
+    from mgpn_keras.sparse_inference import build_sparse_inference_model
+
+    flat, weights, io = _fixture(name)
+    cfg = config_from_reference(flat)
+    sparse = build_sparse_inference_model(cfg)
+    load_reference_weights(sparse, weights)
+    feed = {"word_vectors": io["textual_input"].astype(np.float32),
+            "query_mask": io["textual_mask"][..., 0].astype(np.float32),
+            "clip_features": io["visual_input"].astype(np.float32)}
+    got = np.asarray(sparse(feed, training=False))
+    err = float(np.abs(got - io["score_map"][:, 0]).max())
+    assert err <= 1e-5, f"{name}: sparse score_map differs from the reference by {err}"
+
+
+def test_to_sparse_inference_copies_weights_and_refuses_training():
+    import keras
+
+    from mgpn_keras.model import build_mgpn
+    from mgpn_keras.sparse_inference import to_sparse_inference
+
+    keras.utils.set_random_seed(3)
+    cfg = tiny_config()
+    dense = build_mgpn(cfg)
+    _randomise_batch_norm(dense, seed=3)
+    sparse = to_sparse_inference(dense, cfg)
+    x = _inputs(cfg.model)
+    np.testing.assert_allclose(np.asarray(sparse(x)), np.asarray(dense(x, training=False)), atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match="inference only"):
+        sparse(x, training=True)
+
+
+def test_sparse_model_keras_file_round_trip(tmp_path):
+    import keras
+
+    from mgpn_keras.sparse_inference import build_sparse_inference_model
+
+    keras.utils.set_random_seed(4)
+    cfg = tiny_config()
+    sparse = build_sparse_inference_model(cfg, groups_per_step=2)
+    path = tmp_path / "sparse.keras"
+    sparse.save(path)
+    loaded = keras.models.load_model(path)
+    x = _inputs(cfg.model)
+    np.testing.assert_allclose(np.asarray(loaded(x)), np.asarray(sparse(x)), atol=1e-6, rtol=0)
+    assert loaded.get_layer("comparison").groups_per_step == 2
+
+
+def test_sparse_model_refuses_other_comparisons():
+    from mgpn_keras.sparse_inference import build_sparse_inference_model
+
+    cfg = tiny_config()
+    cfg.model.comparison = "stacked_conv"
+    with pytest.raises(ValueError, match="group_conv"):
+        build_sparse_inference_model(cfg)
