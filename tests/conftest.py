@@ -31,3 +31,12 @@ def tiny_config(**model):
                     hidden_size=16, gru_layers=2, num_scale_layers=[3, 2], groups=4, kernel_size=3)
     defaults.update(model)
     return preset("synthetic", model=defaults)
+
+
+def load_fixture_io(name):
+    """Every array of `shared/fixtures/<name>_io.npz`; skips when the fixtures are absent."""
+    import numpy as np
+
+    path = require_fixtures() / f"{name}_io.npz"
+    with np.load(path, allow_pickle=False) as data:
+        return {key: data[key] for key in data.files}

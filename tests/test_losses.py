@@ -12,17 +12,15 @@ from mgpn_keras.geometry import valid_mask
 from mgpn_keras.losses import ScaledIoUBCE, scaled_iou_bce
 from mgpn_keras.targets import iou_map_numpy
 
+from conftest import load_fixture_io  # noqa: E402
+
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
 FIXTURE_LOSS = {"small": 0.685611069, "small_gain": 0.633854449}  # REFERENCE.md 4
 N, SCALES = 32, [15, 8]
 
 
 def load_fixture(name):
-    path = FIXTURES / f"{name}_io.npz"
-    if not path.exists():
-        pytest.skip(f"parity fixture {path} is absent (shared/fixtures is not checked out)")
-    with np.load(path, allow_pickle=False) as data:
-        return {key: data[key] for key in data.files}
+    return load_fixture_io(name)
 
 
 def reference_loss(scores, iou_map, mask, min_iou, max_iou):

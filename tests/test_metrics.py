@@ -17,17 +17,15 @@ from mgpn_keras.metrics import (MomentEvaluator, batched_nms, evaluate_moments, 
                                 top_moments)
 
 REPO = Path(__file__).resolve().parents[1]
+from conftest import load_fixture_io  # noqa: E402
+
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
 FIXTURE_NAMES = ("small", "small_gain")
 N, SCALES = 32, [15, 8]  # the fixtures' Charades I3D geometry
 
 
 def load_fixture(name):
-    path = FIXTURES / f"{name}_io.npz"
-    if not path.exists():
-        pytest.skip(f"parity fixture {path} is absent (shared/fixtures is not checked out)")
-    with np.load(path, allow_pickle=False) as data:
-        return {key: data[key] for key in data.files}
+    return load_fixture_io(name)
 
 
 def fixture_durations(fx):
