@@ -210,3 +210,12 @@ def test_trials_are_built_under_the_given_strategy(tiny_data, tmp_path):
     model = tuner._try_build(keras_tuner.HyperParameters())  # how keras-tuner builds a trial
     assert strategy.extended.variable_created_in_scope(model.trainable_weights[0].value)
     assert hypermodel.last_trainable_parameters == sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+
+
+@pytest.mark.parametrize("algorithm", ["bayesian", "hyperband"])
+def test_other_algorithms_complete_a_search(tiny_data, tmp_path, algorithm):
+    out = tmp_path / algorithm
+    assert _tune(tiny_data, out, "--algorithm", algorithm, "--max-trials", "2", "--epochs", "2") == 0
+    trials = json.loads((out / "trials.json").read_text())["trials"]
+    assert trials and all(r["status"] == "COMPLETED" for r in trials)
+    assert (out / "best_config.json").exists()
