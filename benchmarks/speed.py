@@ -114,7 +114,7 @@ def full_plan(presets, only):
             if p == "charades_i3d":
                 jobs.append(_job(p, "train", "dense", xla=True, batch=1, warmup=1, iterations=1,
                                  note="batch 1, 1 warm-up, 1 timed: XLA's CPU gradient of the "
-                                      "grouped convolutions is ~100x slower"))
+                                      "grouped convolutions is very slow"))
     return jobs
 
 
@@ -490,6 +490,9 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--presets", nargs="+", default=["charades_i3d", "activitynet", "tacos"])
     parser.add_argument("--only", choices=["inference", "train"], help="run one kind of measurement")
+    parser.add_argument("--model", choices=["dense", "sparse"], help="run one model's configurations")
+    parser.add_argument("--precision", choices=["float32", "mixed_bfloat16"], help="run one precision")
+    parser.add_argument("--no-xla", action="store_true", help="skip the XLA configurations")
     parser.add_argument("--smoke", action="store_true",
                         help="tiny configs in one subprocess, seconds; checks that the script works")
     parser.add_argument("--output", help="JSON file (default benchmarks/results/speed.json; "
@@ -530,7 +533,10 @@ def main(argv: list[str] | None = None) -> int:
         output = args.output or os.path.join(tempfile.mkdtemp(prefix="mgpn-speed-"), "speed.json")
         md = args.markdown
     else:
-        jobs = full_plan(args.presets, args.only)
+        jobs = [j for j in full_plan(args.presets, args.only)
+                if (args.model is None or j["path"] == args.model)
+                and (args.precision is None or j["precision"] == args.precision)
+                and not (args.no_xla and j["xla"])]
         results = []
         for job in jobs:
             attempts = []
