@@ -7,7 +7,6 @@ gate blocks are reordered from [r, z, n] to [z, r, h].
 
 from __future__ import annotations
 
-import argparse
 import os
 from typing import Any, Mapping
 

@@ -37,7 +37,6 @@ def test_every_stage_matches_within_1e_5(fixture_run):
 
 
 def test_loss_matches_within_1e_6(fixture_run):
-    from mgpn_keras.config import preset  # noqa: F401
     from mgpn_keras.convert import config_from_reference
     from mgpn_keras.losses import ScaledIoUBCE
 

@@ -7,7 +7,6 @@ import os
 import time
 
 import keras
-
 import tensorflow as tf
 
 from mgpn_keras.config import Config, metric_names
