@@ -4,6 +4,8 @@
         --query "person opens the door" [--plot out.png] [--gt 3.1 9.8]
     mgpn predict --export export/mgpn/1 --features charades_vgg_rgb.hdf5 --video-id 3MSZA \
         --duration 30.5 --query "person opens the door"
+    mgpn predict --export export/mgpn/1 --video 3MSZA.mp4 --spec charades_i3d \
+        --backbone i3d_savedmodel/ --query "person opens the door"
 
 It loads the export with `tf.saved_model.load` and calls its signatures, as a server would:
 the features are the raw (clips, width) array of the video; tokenisation, word vectors,
@@ -156,10 +158,18 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         description="Load a SavedModel written by `mgpn export` and print the top-k moments "
         "(seconds) of each --query in the video whose raw clip features are given.")
     parser.add_argument("--export", required=True, help="the version folder, e.g. export/mgpn/1")
-    parser.add_argument("--features", required=True, help="the video's (clips, width) features: "
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--features", help="the video's (clips, width) features: "
                         "a .npy file, or an .hdf5 file / folder of .npy files with --video-id")
+    source.add_argument("--video", help="a video file: its features are extracted first with "
+                        "--spec and --backbone, as `mgpn extract` does, and its duration read")
     parser.add_argument("--video-id", help="the video's key in an .hdf5 file or .npy folder")
-    parser.add_argument("--duration", type=float, required=True, help="video length, seconds")
+    parser.add_argument("--duration", type=float, help="video length, seconds (required with "
+                        "--features; with --video, read from the file)")
+    parser.add_argument("--spec", help="with --video: the feature spec the model was trained "
+                        "on (a named spec or a .json/.yaml file, see `mgpn extract --help`)")
+    parser.add_argument("--backbone", help="with --video: the backbone those features came from "
+                        "(SavedModel folder, .keras file, kaggle:/tfhub: handle)")
     parser.add_argument("--query", action="append", required=True,
                         help="a sentence (repeat for several)")
     parser.add_argument("--gt", type=float, nargs=2, metavar=("START", "END"),
@@ -176,14 +186,21 @@ def _main(args) -> int:
     from mgpn_keras.datasets.errors import DataError
 
     try:
-        features = read_features(args.features, args.video_id)  # cheap checks first
-        export = load_export(args.export)
-        result = predict(export, args.query, features, args.duration,
-                         with_score_map=bool(args.plot))
+        if args.video is not None:
+            result = _predict_video(args)
+        else:
+            if args.duration is None:
+                raise ValueError("--duration is required with --features")
+            features = read_features(args.features, args.video_id)  # cheap checks first
+            export = load_export(args.export)
+            result = predict(export, args.query, features, args.duration,
+                             with_score_map=bool(args.plot))
     except tf.errors.InvalidArgumentError as exc:
         raise SystemExit(f"mgpn predict: {error_message(exc)}") from None
-    except (ValueError, FileNotFoundError, DataError) as exc:
+    except (ValueError, FileNotFoundError, DataError, ImportError) as exc:
         raise SystemExit(f"mgpn predict: {exc}") from None
+    if args.video is not None:
+        export, result, args.duration = result
     moments, maps = result if args.plot else (result, None)
     if args.json:
         print(json.dumps([{"query": q, "moments": [
@@ -199,3 +216,19 @@ def _main(args) -> int:
         plot_prediction(args.plot, maps, moments, args.duration, args.query, mask, gt=args.gt)
         print(f"plot written to {args.plot}", file=sys.stderr if args.json else sys.stdout)
     return 0
+
+
+def _predict_video(args):
+    """--video: (export, predict's result, duration) from the file via `mgpn_keras.extract`."""
+    from mgpn_keras.extract import predict_video
+
+    if not args.spec or not args.backbone:
+        raise ValueError("--video needs --spec and --backbone (the features the model was "
+                         "trained on)")
+    export = load_export(args.export)
+    out = predict_video(export, args.video, args.query, args.spec, args.backbone,
+                        with_score_map=bool(args.plot))
+    if args.duration is not None and abs(args.duration - out.duration) > 0.5:
+        print(f"note: --duration {args.duration} s differs from the file's {out.duration:.2f} s; "
+              f"using the file's", file=sys.stderr)
+    return export, (out.moments, out.score_maps) if args.plot else out.moments, out.duration
