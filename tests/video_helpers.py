@@ -8,13 +8,20 @@ from pathlib import Path
 import numpy as np
 
 
+def level(index: int) -> int:
+    """The grey level of frame `index`'s top half: tells which frame a sample came from."""
+    return 16 + (index * 10) % 224
+
+
 def pattern(index: int, height: int, width: int) -> np.ndarray:
-    """A frame of a moving pattern: a bright bar sweeping right over a colour gradient."""
+    """Frame `index` of a moving pattern: a uniform grey top half at `level(index)` over a
+    colour gradient with a white bar sweeping right."""
     y, x = np.mgrid[0:height, 0:width]
     frame = np.stack([(x * 255 // max(width - 1, 1)), (y * 255 // max(height - 1, 1)),
-                      np.full_like(x, (index * 37) % 256)], axis=-1).astype(np.uint8)
+                      np.full_like(x, 128)], axis=-1).astype(np.uint8)
     left = (index * 3) % width
     frame[:, left:left + max(width // 8, 1)] = 255
+    frame[: height // 2] = level(index)
     return frame
 
 

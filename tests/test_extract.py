@@ -1,0 +1,254 @@
+"""`mgpn extract`: videos made here with PyAV, tiny backbones saved here, the layouts prepare reads.
+
+No weights or videos are downloaded or shipped: every video is a few seconds of a moving pattern
+encoded in the test (30, 29.97 and 7 fps, and a variable-frame-rate file), every backbone a tiny
+Keras model saved as a SavedModel and a .keras file.
+"""
+
+import json
+import math
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from video_helpers import (clip_backbone, frame_backbone, level, write_spec,  # noqa: E402
+                           write_video)
+
+pytest.importorskip("av")  # a declared dependency; named here so a broken install says so
+
+SIZE = (48, 64)  # height, width of the encoded videos
+# (file, fps, frames, timestamps): the duration is frames / fps, or the last time + 1 / fps.
+VFR_TIMES = [0, 0.1, 0.2, 0.25, 0.3, 0.5, 0.9, 1.0, 1.05, 1.1, 1.2, 1.3, 1.5, 1.6, 1.7, 1.8,
+             1.9, 2.0, 2.2, 2.4]
+VIDEOS = {
+    "steady30.mp4": (30, 90, None),
+    "ntsc.mp4": (Fraction(30000, 1001), 90, None),
+    "slow7.avi": (7, 21, None),
+    "vfr.mkv": (10, len(VFR_TIMES), VFR_TIMES),
+}
+DURATIONS = {"steady30": 3.0, "ntsc": 90 * 1001 / 30000, "slow7": 3.0, "vfr": 2.5}
+CLIP_FRAMES, CLIP_SIZE, WIDTH = 4, (16, 16), 12
+SPEC = dict(name="tiny", frames_per_clip=CLIP_FRAMES, fps=8, stride_frames=4,
+            frame_size=list(CLIP_SIZE), resize="short_side_center_crop", short_side=20,
+            pixel_range="-1_1", feature_width=WIDTH)
+
+
+@pytest.fixture(scope="module")
+def kit(tmp_path_factory):
+    """Videos, a spec file and one tiny clip backbone saved both ways."""
+    root = tmp_path_factory.mktemp("extract")
+    videos = root / "videos"
+    for name, (fps, frames, times) in VIDEOS.items():
+        write_video(videos / name, fps, frames, SIZE, times=times)
+    (videos / "README.txt").write_text("not a video; ignored and counted")
+    model = clip_backbone(CLIP_FRAMES, CLIP_SIZE, WIDTH)
+    model.save(root / "backbone.keras")
+    model.export(str(root / "backbone_savedmodel"), verbose=False)
+    spec = write_spec(root / "tiny.json", **SPEC)
+    return dict(root=root, videos=videos, keras=root / "backbone.keras",
+                savedmodel=root / "backbone_savedmodel", spec=spec, model=model)
+
+
+def grey_backbone(rank: int = 4):
+    """A 'backbone' reading the grey level of the frames' top half (which frame it saw)."""
+    import tensorflow as tf
+
+    from mgpn_keras.extract import Backbone
+
+    if rank == 4:
+        fn = lambda x: tf.reduce_mean(x[:, 4:20], axis=[1, 2, 3])[:, None] * 255.0  # noqa: E731
+    else:
+        fn = lambda x: tf.reduce_mean(x[:, :, 4:20], axis=[1, 2, 3, 4])[:, None]  # noqa: E731
+    return Backbone(fn, rank, "grey-level")
+
+
+def frames_seen(features):
+    levels = np.array([level(i) for i in range(len(VFR_TIMES) + 2)], np.float32)
+    return [int(np.argmin(np.abs(levels - v))) for v in features[:, 0]]
+
+
+# ----------------------------------------------------------------------------- clip counts
+@pytest.mark.parametrize("name", list(VIDEOS))
+@pytest.mark.parametrize("sampling", ["fps", "native", "seconds"])
+def test_clip_counts_equal_duration_times_rate(kit, name, sampling):
+    from mgpn_keras.extract import FeatureSpec, video_features
+
+    fps, frames, _ = VIDEOS[name]
+    spec = {"fps": FeatureSpec("s", frames_per_clip=2, fps=6, stride_frames=3, frame_size=(48, 64)),
+            "native": FeatureSpec("s", frames_per_clip=3, stride_frames=2, frame_size=(48, 64)),
+            "seconds": FeatureSpec("s", frames_per_clip=1, stride_seconds=0.4,
+                                   frame_size=(48, 64))}[sampling]
+    out = video_features(kit["videos"] / name, spec, grey_backbone(5))
+    duration = DURATIONS[Path(name).stem]
+    assert out.duration == pytest.approx(duration, abs=1e-6)
+    assert out.num_frames == frames
+    if sampling == "fps":  # 6 fps, a clip every 3 frames: 2 clips per second, rounded up
+        expected = math.ceil(math.ceil(duration * 6 - 1e-6) / 3)
+        assert expected == math.ceil(duration * 2 - 1e-6)
+    elif sampling == "native":  # every other frame of the file
+        expected = math.ceil(frames / 2)
+    else:
+        expected = math.ceil(duration / 0.4 - 1e-6)
+    assert out.features.shape == (expected, 1)
+
+
+def test_resampling_a_variable_frame_rate_file_takes_the_frame_on_screen(kit):
+    from mgpn_keras.extract import FeatureSpec, video_features
+
+    spec = FeatureSpec("s", frames_per_clip=1, fps=10, stride_frames=1, frame_size=SIZE)
+    out = video_features(kit["videos"] / "vfr.mkv", spec, grey_backbone())
+    on_screen = [max(i for i, t in enumerate(VFR_TIMES) if t <= k / 10 + 1e-9) for k in range(25)]
+    assert frames_seen(out.features) == on_screen  # 0.25 s is skipped, 0.5 s held for 0.4 s
+    native = video_features(kit["videos"] / "vfr.mkv",
+                            FeatureSpec("s", frames_per_clip=1, stride_frames=1, frame_size=SIZE),
+                            grey_backbone())
+    assert frames_seen(native.features) == list(range(len(VFR_TIMES)))
+
+
+def test_clips_hold_consecutive_frames_and_the_last_one_repeats(kit):
+    from mgpn_keras.extract import FeatureSpec
+    from mgpn_keras.extract.clips import cut_clips
+    from mgpn_keras.extract.decoding import VideoReader
+
+    reader = VideoReader(kit["videos"] / "slow7.avi", SIZE)
+    spec = FeatureSpec("s", frames_per_clip=4, stride_frames=3, frame_size=SIZE)
+    clips = list(cut_clips(iter(reader), spec, lambda: reader.duration))
+    assert len(clips) == 7  # starts 0, 3, ..., 18 of 21 frames
+    levels = np.array([level(i) for i in range(21)], np.float32)
+    seen = [[int(np.argmin(np.abs(levels - f[4:20].mean()))) for f in clip] for clip in clips]
+    assert seen[0] == [0, 1, 2, 3] and seen[1] == [3, 4, 5, 6]
+    assert seen[-1] == [18, 19, 20, 20]  # past the end: the last frame again
+
+
+# ----------------------------------------------------------------------------- the command
+def test_extract_writes_what_prepare_reads_and_resumes(kit, tmp_path, capsys):
+    from mgpn_keras.cli import main
+    from mgpn_keras.datasets import features as feats
+
+    out = tmp_path / "features"
+    args = ["extract", "--videos", str(kit["videos"]), "--backbone", str(kit["savedmodel"]),
+            "--spec", str(kit["spec"]), "--out", str(out)]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "4 videos extracted" in printed and "1 non-video files ignored" in printed
+    durations = json.loads((out / "durations.json").read_text())
+    assert durations == pytest.approx(DURATIONS, abs=1e-6)
+    written = {}
+    with feats.open_feature_store(out) as store:  # prepare's own reader
+        for video, duration in DURATIONS.items():
+            x = store.get(video)
+            assert x.dtype == np.float32 and x.shape == (math.ceil(duration * 2 - 1e-6), WIDTH)
+            written[video] = x
+    # The .keras file of the same model gives the same features, into one HDF5 file.
+    h5 = tmp_path / "features.hdf5"
+    assert main(args[:4] + [str(kit["keras"])] + args[5:-1] + [str(h5), "--no-progress"]) == 0
+    with feats.open_feature_store(h5) as store:
+        for video, x in written.items():
+            np.testing.assert_allclose(store.get(video), x, rtol=1e-5, atol=1e-6)
+    assert not (tmp_path / "features.parts").exists()
+    assert json.loads((tmp_path / "features.durations.json").read_text()) == durations
+
+    # Resume: finished videos are kept (files untouched), a missing one is extracted again.
+    stamps = {p.name: p.stat().st_mtime_ns for p in out.glob("*.npy")}
+    (out / "ntsc.npy").unlink()
+    assert main(args) == 0
+    assert "1 videos extracted" in capsys.readouterr().out
+    for p in out.glob("*.npy"):
+        if p.name != "ntsc.npy":
+            assert p.stat().st_mtime_ns == stamps[p.name]
+    np.testing.assert_array_equal(np.load(out / "ntsc.npy"), written["ntsc"])
+    # Another spec into the same folder is refused, naming the folder.
+    other = write_spec(tmp_path / "other.json", **{**SPEC, "fps": 4})
+    with pytest.raises(SystemExit, match="holds features of another spec or backbone"):
+        main(args[:6] + [str(other)] + args[7:])
+
+
+def test_bad_files_fail_with_their_names(kit, tmp_path):
+    import av
+
+    from mgpn_keras.cli import main
+
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    write_video(bad / "good.mp4", 30, 30, SIZE)
+    with av.open(str(bad / "zero.mp4"), "w") as container:  # a video stream, not one frame
+        stream = container.add_stream("mpeg4", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        container.start_encoding()
+    cases = {"text.mp4": ("not a video\n", "cannot be read as a video"),
+             "empty.avi": ("", "the file is empty"),
+             "zero.mp4": (None, "has no video")}
+    for name, (content, _) in cases.items():
+        if content is not None:
+            (bad / name).write_text(content)
+    for name, (_, message) in cases.items():
+        alone = tmp_path / name
+        alone.mkdir()
+        (alone / name).write_bytes((bad / name).read_bytes())
+        with pytest.raises(SystemExit) as info:
+            main(["extract", "--videos", str(alone), "--backbone", str(kit["keras"]), "--spec",
+                  str(kit["spec"]), "--out", str(tmp_path / f"out-{name}"), "--no-progress"])
+        text = str(info.value)
+        assert name in text and message in text and "\n" not in text
+    # --skip-bad: the good video is written, the three bad ones recorded; exit status 1.
+    out = tmp_path / "out"
+    assert main(["extract", "--videos", str(bad), "--backbone", str(kit["keras"]), "--spec",
+                 str(kit["spec"]), "--out", str(out), "--skip-bad", "--no-progress"]) == 1
+    info = json.loads((out / "extract.json").read_text())
+    assert sorted(info["failed"]) == ["empty", "text", "zero"] and info["clips"] == {"good": 2}
+    assert [p.name for p in out.glob("*.npy")] == ["good.npy"]
+
+
+# ----------------------------------------------------------------------------- specs, backbones
+def test_named_and_user_specs(tmp_path):
+    from mgpn_keras.extract import NAMED_SPECS, load_spec
+
+    widths = {"charades_i3d": 1024, "charades_vgg": 4096, "tacos_c3d": 4096,
+              "activitynet_c3d": 4096}
+    for name in NAMED_SPECS:
+        spec = load_spec(name)
+        assert spec.name == name and spec.feature_width == widths[name] and spec.source
+    assert load_spec("charades_vgg").frames_per_clip == 1
+    assert load_spec("charades_i3d").clips_per_second() == 3.0  # 24 fps, every 8 frames
+    yaml_file = tmp_path / "mine.yaml"
+    yaml_file.write_text("frames_per_clip: 8\nstride_seconds: 0.5\nframe_size: [112, 112]\n")
+    mine = load_spec(yaml_file)
+    assert mine.name == "mine" and mine.clips_per_second() == 2.0
+    for content, message in [({"stride_frames": 2, "stride_seconds": 1.0}, "exactly one"),
+                             ({"stride_frames": 2, "colour": "rgb"}, "unknown keys"),
+                             ({"stride_frames": 0}, "stride_frames must be a positive"),
+                             ({"stride_frames": 2, "pixel_range": "0_2"}, "pixel_range")]:
+        path = write_spec(tmp_path / "bad.json", **content)
+        with pytest.raises(ValueError, match=message):
+            load_spec(path)
+    with pytest.raises(ValueError, match="not a named spec"):
+        load_spec("charades_c3d")
+
+
+def test_per_frame_backbone_and_backbone_errors(kit, tmp_path, monkeypatch):
+    from mgpn_keras.datasets.errors import DataError
+    from mgpn_keras.extract import FeatureSpec, load_backbone, video_features
+
+    frame_model = frame_backbone((32, 32), width=WIDTH)
+    frame_model.save(tmp_path / "frames.keras")
+    backbone = load_backbone(tmp_path / "frames.keras")
+    assert backbone.input_rank == 4
+    per_frame = FeatureSpec("f", frames_per_clip=1, fps=2, stride_frames=1, frame_size=(32, 32))
+    out = video_features(kit["videos"] / "steady30.mp4", per_frame, backbone, batch_size=4)
+    assert out.features.shape == (6, WIDTH)
+    clips_of_two = FeatureSpec("f", frames_per_clip=2, fps=2, stride_frames=1, frame_size=(32, 32))
+    with pytest.raises(DataError, match="takes frames"):
+        video_features(kit["videos"] / "steady30.mp4", clips_of_two, backbone)
+    wrong_width = FeatureSpec("f", frames_per_clip=1, fps=2, stride_frames=1,
+                              frame_size=(32, 32), feature_width=WIDTH + 1)
+    with pytest.raises(DataError, match=f"width {WIDTH}, spec 'f' expects {WIDTH + 1}"):
+        video_features(kit["videos"] / "steady30.mp4", wrong_width, backbone)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_backbone(tmp_path / "missing.keras")
+    monkeypatch.setitem(sys.modules, "kagglehub", None)  # as if kagglehub were not installed
+    with pytest.raises(ImportError, match="pip install kagglehub"):
+        load_backbone("kaggle:someone/i3d/tensorFlow2/default")
