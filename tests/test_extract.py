@@ -252,3 +252,75 @@ def test_per_frame_backbone_and_backbone_errors(kit, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "kagglehub", None)  # as if kagglehub were not installed
     with pytest.raises(ImportError, match="pip install kagglehub"):
         load_backbone("kaggle:someone/i3d/tensorFlow2/default")
+
+
+# ----------------------------------------------------------------------------- end to end
+TINY_SETTINGS = ["model.input_size=12", "model.word_dim=50", "model.num_sample_clips=16",
+                 "model.pool_stride=2", "model.num_clips=8", "model.hidden_size=16",
+                 "model.gru_layers=1", "model.num_scale_layers=[3, 2]", "model.groups=4",
+                 "model.kernel_size=3", "train.epochs=1", "train.batch_size=4",
+                 "eval.batch_size=8"]
+
+
+def _write_charades_sta(root: Path, durations: dict, splits: dict) -> None:
+    """Charades-STA annotation files for our videos; Charades_v1's `length` from durations.json."""
+    from data_layouts import SENTENCES
+
+    for split, videos in splits.items():
+        rows = ["id,subject,scene,length"] + [f"{v},S,Kitchen,{durations[v]}" for v in videos]
+        (root / f"Charades_v1_{split}.csv").write_text("\n".join(rows) + "\n")
+        lines = [f"{v} {s} {e}##{sentence}" for v in videos for sentence, s, e in SENTENCES]
+        (root / f"charades_sta_{split}.txt").write_text("\n".join(lines) + "\n")
+
+
+@pytest.mark.slow
+def test_videos_to_trained_model_to_moments_of_a_video_file(kit, tmp_path, capsys):
+    """mgpn extract -> mgpn prepare -> train.py (one epoch) -> mgpn export -> predict --video."""
+    from mgpn_keras.cli import main
+    from mgpn_keras.extract import predict_video
+    from mgpn_keras.serving.predict import load_export, predict
+    from mgpn_keras.training import cli as train_py  # what train.py runs
+
+    data = tmp_path / "charades"
+    features = data / "I3D" / "raw"  # the preset's usual place: no --features needed
+    assert main(["extract", "--videos", str(kit["videos"]), "--backbone", str(kit["savedmodel"]),
+                 "--spec", str(kit["spec"]), "--out", str(features), "--no-progress"]) == 0
+    durations = json.loads((features / "durations.json").read_text())
+    _write_charades_sta(data, durations, {"train": ["steady30", "ntsc", "slow7"],
+                                          "test": ["vfr", "steady30"]})
+    sets = [a for s in TINY_SETTINGS for a in ("--set", s)]
+    shards = tmp_path / "shards"
+    assert main(["prepare", "--preset", "charades_i3d", "--data-dir", str(data), "--out",
+                 str(shards), "--no-progress", *sets]) == 0
+    manifest = json.loads((shards / "manifest.json").read_text())
+    assert manifest["counts"] == {"train": 9, "test": 6}  # 3 usable sentences per video
+    run = tmp_path / "run"
+    assert train_py.main(["--preset", "charades_i3d", "--shards", str(shards), "--output-dir",
+                          str(run), "--quiet", *sets]) == 0
+    assert set(json.loads((run / "results.json").read_text())) == {"test"}
+    export = tmp_path / "export" / "1"
+    assert main(["export", "--run-dir", str(run), "--out", str(export)]) == 0
+    capsys.readouterr()
+
+    video = kit["videos"] / "vfr.mkv"
+    plot = tmp_path / "moments.png"
+    assert main(["predict", "--export", str(export), "--video", str(video), "--spec",
+                 str(kit["spec"]), "--backbone", str(kit["keras"]), "--query",
+                 "A person opens the door", "--json", "--plot", str(plot)]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    moments = answer[0]["moments"]
+    assert answer[0]["query"] == "A person opens the door" and moments
+    assert all(0.0 <= m["start"] < m["end"] <= durations["vfr"] + 1e-6 for m in moments)
+    assert plot.stat().st_size > 0
+    # The Python API: the same features as `mgpn extract` wrote, the same moments as the
+    # export gives for them.
+    loaded = load_export(export)
+    result = predict_video(loaded, video, ["A person opens the door"], kit["spec"], kit["keras"])
+    np.testing.assert_allclose(result.features, np.load(features / "vfr.npy"), rtol=1e-5,
+                               atol=1e-6)
+    assert result.duration == pytest.approx(durations["vfr"])
+    direct = predict(loaded, ["A person opens the door"], np.load(features / "vfr.npy"),
+                     durations["vfr"])
+    np.testing.assert_allclose(result.moments[0], direct[0], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose([[m["start"], m["end"], m["score"]] for m in moments],
+                               direct[0], rtol=1e-4, atol=1e-4)
