@@ -19,7 +19,8 @@ import numpy as np
 
 from mgpn_keras.datasets.errors import DataError
 
-_HUB_PREFIXES = ("https://tfhub.dev/", "https://www.kaggle.com/models/", "https://kaggle.com/models/")
+_HUB_PREFIXES = ("https://tfhub.dev/", "https://www.kaggle.com/models/",
+                 "https://kaggle.com/models/")
 
 
 class Backbone:
