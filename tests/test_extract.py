@@ -167,6 +167,44 @@ def test_extract_writes_what_prepare_reads_and_resumes(kit, tmp_path, capsys):
         main(args[:6] + [str(other)] + args[7:])
 
 
+@pytest.mark.slow
+def test_a_killed_run_keeps_finished_videos_and_resumes(kit, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import time
+
+    videos = tmp_path / "many"
+    for k in range(10):
+        write_video(videos / f"v{k}.mp4", 30, 60, SIZE)
+    out = tmp_path / "out"
+    spec = write_spec(tmp_path / "dense.json", **{**SPEC, "fps": 30, "stride_frames": 1})
+    command = [sys.executable, "-m", "mgpn_keras.cli", "extract", "--videos", str(videos),
+               "--backbone", str(kit["keras"]), "--spec", str(spec), "--out", str(out),
+               "--no-progress", "--batch-size", "4"]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    durations = out / "durations.json"
+    deadline = time.time() + 300
+    while time.time() < deadline and process.poll() is None:
+        if durations.is_file() and json.loads(durations.read_text() or "{}"):
+            break
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    finished = json.loads(durations.read_text())
+    assert 1 <= len(finished) < 10, "the run finished before it could be killed"
+    stamps = {v: (out / f"{v}.npy").stat().st_mtime_ns for v in finished}
+    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert sorted(json.loads(durations.read_text())) == sorted(f"v{k}" for k in range(10))
+    assert {v: (out / f"{v}.npy").stat().st_mtime_ns for v in finished} == stamps
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [f"v{k}.npy" for k in range(10)] + ["durations.json", "extract.json"])
+    assert all(np.load(out / f"v{k}.npy").shape == (60, WIDTH) for k in range(10))
+
+
 def test_bad_files_fail_with_their_names(kit, tmp_path):
     import av
 
@@ -243,6 +281,9 @@ def test_per_frame_backbone_and_backbone_errors(kit, tmp_path, monkeypatch):
     clips_of_two = FeatureSpec("f", frames_per_clip=2, fps=2, stride_frames=1, frame_size=(32, 32))
     with pytest.raises(DataError, match="takes frames"):
         video_features(kit["videos"] / "steady30.mp4", clips_of_two, backbone)
+    wrong_size = FeatureSpec("f", frames_per_clip=1, fps=2, stride_frames=1, frame_size=(24, 32))
+    with pytest.raises(DataError, match=r"takes inputs of shape \(batch, 32, 32, 3\)"):
+        video_features(kit["videos"] / "steady30.mp4", wrong_size, backbone)
     wrong_width = FeatureSpec("f", frames_per_clip=1, fps=2, stride_frames=1,
                               frame_size=(32, 32), feature_width=WIDTH + 1)
     with pytest.raises(DataError, match=f"width {WIDTH}, spec 'f' expects {WIDTH + 1}"):

@@ -35,9 +35,11 @@ class Backbone:
     """
 
     def __init__(self, fn, input_rank: int | None, name: str, input_name: str | None = None,
-                 output_name: str | None = None):
+                 output_name: str | None = None, input_shape: tuple | None = None):
         self.fn, self.input_rank, self.name = fn, input_rank, name
         self.input_name, self.output_name = input_name, output_name
+        # The input's shape without the batch axis, None where any size goes.
+        self.input_shape = tuple(input_shape) if input_shape is not None else None
 
     def __call__(self, clips: np.ndarray) -> np.ndarray:
         import tensorflow as tf
@@ -49,6 +51,14 @@ class Backbone:
                                 f"but the spec gives clips of {clips.shape[1]} frames; use a "
                                 f"spec with frames_per_clip 1 or a clip backbone")
             clips = clips[:, 0]
+        if self.input_shape is not None and (len(self.input_shape) != clips.ndim - 1 or any(
+                want is not None and want != got
+                for want, got in zip(self.input_shape, clips.shape[1:]))):
+            shape = tuple("any" if d is None else d for d in self.input_shape)
+            raise DataError(f"backbone {self.name}: takes inputs of shape (batch, "
+                            f"{', '.join(map(str, shape))}), the spec gives "
+                            f"{tuple(clips.shape)}; set the spec's frame_size / frames_per_clip "
+                            f"to what the backbone was built for")
         x = tf.constant(clips)
         out = self.fn(**{self.input_name: x}) if self.input_name else self.fn(x)
         if isinstance(out, dict):
@@ -117,8 +127,9 @@ def _load_path(path: Path, output_name: str | None, name: str) -> Backbone:
         if len(model.inputs) != 1:
             raise DataError(f"backbone {name}: takes {len(model.inputs)} inputs, expected one "
                             f"clip batch")
-        rank = len(model.inputs[0].shape)
-        return Backbone(lambda x: model(x, training=False), rank, name)
+        shape = tuple(model.inputs[0].shape)
+        return Backbone(lambda x: model(x, training=False), len(shape), name,
+                        input_shape=shape[1:])
     if not path.exists():
         raise FileNotFoundError(f"backbone {name!r} does not exist (expected a SavedModel "
                                 f"folder, a .keras file, or a kaggle:/tfhub: handle)")
@@ -138,7 +149,8 @@ def _from_saved_model(loaded, output_name: str | None, name: str) -> Backbone:
         raise DataError(f"backbone {name}: serving_default takes inputs {sorted(inputs)}, "
                         f"expected one clip batch")
     (input_name, spec), = inputs.items()
+    dims = spec.shape.as_list() if spec.shape.rank is not None else None
     backbone = Backbone(signature, spec.shape.rank, name, input_name=input_name,
-                        output_name=output_name)
+                        output_name=output_name, input_shape=dims[1:] if dims else None)
     backbone.owner = loaded  # a signature needs its SavedModel's variables alive
     return backbone
