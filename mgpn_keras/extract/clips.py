@@ -1,7 +1,7 @@
 """From timed frames to clips: resampling to the spec's frame rate and cutting clips.
 
 Both steps stream: memory holds one clip's frames (frames_per_clip of them, or the stride),
-however long the video. Times follow the frame that is on screen: at time t that is the last
+however long the video, and a frame is resized (`Frame.image()`) only if a clip takes it. Times follow the frame that is on screen: at time t that is the last
 frame whose timestamp is <= t, which is what a player shows and what keeps a variable-frame-rate
 file's timing.
 """
@@ -13,14 +13,15 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
+from mgpn_keras.extract.decoding import Frame
 from mgpn_keras.extract.specs import FeatureSpec
 
 # Timestamps are rationals turned into floats: a frame at 1/3 s must count as at 1/3 s.
 _EPS = 1e-6
 
 
-def resample(frames: Iterable[tuple[float, np.ndarray]], fps: float,
-             duration: Callable[[], float]) -> Iterator[tuple[float, np.ndarray]]:
+def resample(frames: Iterable[tuple[float, Frame]], fps: float,
+             duration: Callable[[], float]) -> Iterator[tuple[float, Frame]]:
     """The frame on screen at each k / fps, k = 0 .. ceil(duration * fps) - 1.
 
     Args:
@@ -42,7 +43,7 @@ def resample(frames: Iterable[tuple[float, np.ndarray]], fps: float,
         k += 1
 
 
-def cut_clips(frames: Iterable[tuple[float, np.ndarray]], spec: FeatureSpec,
+def cut_clips(frames: Iterable[tuple[float, Frame]], spec: FeatureSpec,
               duration: Callable[[], float]) -> Iterator[np.ndarray]:
     """Clips of `spec.frames_per_clip` frames, one per stride position inside the video.
 
@@ -66,8 +67,10 @@ def cut_clips(frames: Iterable[tuple[float, np.ndarray]], spec: FeatureSpec,
                 new += 1
         starts += new
         pending.extend([] for _ in range(new))
-        for clip in pending:
-            clip.append(frame)
+        if pending:
+            image = frame.image()
+            for clip in pending:
+                clip.append(image)
         while pending and len(pending[0]) == size:
             yield np.stack(pending.pop(0))
 
@@ -80,7 +83,7 @@ def cut_clips(frames: Iterable[tuple[float, np.ndarray]], spec: FeatureSpec,
         return
     yield from step(previous, index, duration())
     for clip in pending:  # past the end: repeat the last frame
-        clip.extend([previous] * (size - len(clip)))
+        clip.extend([previous.image()] * (size - len(clip)))
         yield np.stack(clip)
 
 

@@ -2,9 +2,9 @@
 
 PyAV's wheels carry FFmpeg, so no system package is needed. Frames come out in presentation
 order with their time in seconds from the first frame (`pts * time_base`, which keeps a
-variable-frame-rate file's real timing), already resized by FFmpeg's scaler to what the spec
-asks for. The duration is known once the last frame is decoded: the last frame's time plus how
-long it is shown.
+variable-frame-rate file's real timing) as `Frame`s that FFmpeg's scaler resizes to what the spec
+asks for only when a clip uses them (resampling 30 fps to 8 skips most). The duration is known
+once the last frame is decoded: the last frame's time plus how long it is shown.
 """
 
 from __future__ import annotations
@@ -30,8 +30,24 @@ def video_id(path: str | os.PathLike) -> str:
     return Path(path).stem
 
 
+class Frame:
+    """A decoded frame, resized and converted to RGB once, when `image()` is first called."""
+
+    __slots__ = ("_decoded", "_reader", "_image")
+
+    def __init__(self, decoded, reader: "VideoReader"):
+        self._decoded, self._reader, self._image = decoded, reader, None
+
+    def image(self) -> np.ndarray:
+        """uint8 (height, width, 3) RGB at the reader's frame size."""
+        if self._image is None:
+            self._image = self._reader.convert(self._decoded)
+            self._decoded = None  # the decoder's buffer is no longer needed
+        return self._image
+
+
 class VideoReader:
-    """Iterate over a video's frames as (time_s, uint8 (height, width, 3) RGB).
+    """Iterate over a video's frames as (time_s, `Frame`).
 
     After the iteration `duration` holds the video's length in seconds and `num_frames` the
     frames decoded.
@@ -82,7 +98,13 @@ class VideoReader:
         scale = self.short_side / min(width, height)
         return max(out_w, round(width * scale)), max(out_h, round(height * scale))
 
-    def __iter__(self) -> Iterator[tuple[float, np.ndarray]]:
+    def convert(self, frame) -> np.ndarray:
+        """A decoded PyAV frame -> uint8 (height, width, 3) RGB at `frame_size`."""
+        w, h = self._target_size(frame.width, frame.height)
+        image = frame.to_ndarray(format="rgb24", width=w, height=h, interpolation="BILINEAR")
+        return _center_crop(image, self.frame_size)
+
+    def __iter__(self) -> Iterator[tuple[float, "Frame"]]:
         av, container = self._open()
         with container:
             stream = container.streams.video[0]
@@ -103,14 +125,10 @@ class VideoReader:
                     t -= first
                     if last is not None and t <= last:
                         continue  # a repeated or out-of-order timestamp: keep the first frame
-                    w, h = self._target_size(frame.width, frame.height)
-                    image = frame.to_ndarray(format="rgb24", width=w, height=h,
-                                             interpolation="BILINEAR")
-                    image = _center_crop(image, self.frame_size)
                     shown = float(frame.duration * base) if frame.duration and base else None
                     last, last_shown = t, shown
                     self.num_frames += 1
-                    yield t, image
+                    yield t, Frame(frame, self)
             except av.FFmpegError as exc:
                 raise self._fail(f"cannot be decoded after {self.num_frames} frames "
                                  f"({_first_line(exc)})") from None
