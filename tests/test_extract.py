@@ -290,6 +290,21 @@ def test_per_frame_backbone_and_backbone_errors(kit, tmp_path, monkeypatch):
         video_features(kit["videos"] / "steady30.mp4", wrong_width, backbone)
     with pytest.raises(FileNotFoundError, match="does not exist"):
         load_backbone(tmp_path / "missing.keras")
+
+    # A plain tf.Module SavedModel (no Keras): its one input-signature function is the backbone.
+    import tensorflow as tf
+
+    class GreyLevel(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None, *SIZE, 3], tf.float32)])
+        def __call__(self, frames):
+            return tf.reduce_mean(frames[:, 4:20], axis=[1, 2, 3])[:, None] * 255.0
+
+    tf.saved_model.save(GreyLevel(), str(tmp_path / "grey_savedmodel"))
+    spec = FeatureSpec("g", frames_per_clip=1, fps=10, stride_frames=1, frame_size=SIZE)
+    loaded = video_features(kit["videos"] / "vfr.mkv", spec,
+                            load_backbone(tmp_path / "grey_savedmodel"))
+    in_process = video_features(kit["videos"] / "vfr.mkv", spec, grey_backbone())
+    np.testing.assert_allclose(loaded.features, in_process.features, rtol=1e-6)
     monkeypatch.setitem(sys.modules, "kagglehub", None)  # as if kagglehub were not installed
     with pytest.raises(ImportError, match="pip install kagglehub"):
         load_backbone("kaggle:someone/i3d/tensorFlow2/default")

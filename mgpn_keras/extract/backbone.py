@@ -1,5 +1,8 @@
 """Loading the user's backbone: a SavedModel folder, a `.keras` file, or a hub handle.
 
+A SavedModel is called through its `serving_default` signature (Keras `model.export` writes one;
+`tf.saved_model.save` makes one from a single `tf.function` with an input signature).
+
 A backbone maps a batch of clips (batch, frames_per_clip, height, width, 3) float32 to
 (batch, width). A per-frame backbone (frames_per_clip 1) may instead take (batch, height,
 width, 3); the input's rank, read from the model, decides. Handles are loaded with the ordinary
@@ -115,13 +118,13 @@ def _load_path(path: Path, output_name: str | None, name: str) -> Backbone:
         found = sorted(path.glob("*.keras"))
         if len(found) == 1:
             path = found[0]
-    if path.is_file() and path.suffix == ".keras":
+    if path.is_file() and path.suffix in (".keras", ".h5"):
         import keras
 
         try:
             model = keras.saving.load_model(str(path), compile=False)
         except Exception as exc:  # a truncated zip, an unregistered custom layer
-            raise DataError(f"backbone {name}: cannot be loaded as a .keras file "
+            raise DataError(f"backbone {name}: cannot be loaded as a Keras model file "
                             f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
                             ) from None
         if len(model.inputs) != 1:
@@ -134,7 +137,7 @@ def _load_path(path: Path, output_name: str | None, name: str) -> Backbone:
         raise FileNotFoundError(f"backbone {name!r} does not exist (expected a SavedModel "
                                 f"folder, a .keras file, or a kaggle:/tfhub: handle)")
     raise DataError(f"backbone {name}: expected a SavedModel folder (with saved_model.pb), a "
-                    f".keras file, or a kaggle:/tfhub: handle")
+                    f".keras (or legacy .h5) file, or a kaggle:/tfhub: handle")
 
 
 def _from_saved_model(loaded, output_name: str | None, name: str) -> Backbone:
