@@ -96,8 +96,8 @@ class EvalConfig:
     best_metric: str = "R1@0.5"
     # Long videos (mgpn_keras.serving.windowing): a video longer than window_seconds is cut
     # into windows of that length, overlapping by window_overlap_seconds, and their moments
-    # merged. None: the window is the p99 of the training videos' durations that `mgpn
-    # prepare` recorded, and the overlap half a window.
+    # merged. None: twice the p99 of the training moments' lengths, which `mgpn prepare`
+    # records (mgpn_keras.datasets.durations says why), and an overlap of half a window.
     window_seconds: float | None = None
     window_overlap_seconds: float | None = None
     window_batch: int = 16  # windows per model call: bounds memory on a two-hour video

@@ -189,3 +189,24 @@ def needs_windows(duration: tf.Tensor, window_seconds: float | None) -> tf.Tenso
     if window_seconds is None:
         return tf.constant(False)
     return tf.reduce_any(duration > np.float32(window_seconds))
+
+
+def default_window(cfg, manifest=None) -> tuple[float | None, float | None]:
+    """(window_seconds, window_overlap_seconds) of a run: the config's values, else the
+    default of the training split's statistics that `mgpn prepare` recorded in the manifest
+    (`datasets.durations.default_window_seconds`: twice the p99 moment length), with the
+    config's overlap (None: half a window).
+
+    Returns (None, None) when neither names a window (a manifest prepared before the
+    statistics were recorded): every video is then retrieved whole.
+    """
+    from mgpn_keras.datasets.durations import default_window_seconds
+
+    window, overlap = cfg.eval.window_seconds, cfg.eval.window_overlap_seconds
+    if window is None and manifest is not None:
+        stats = (getattr(manifest, "info", None) or {}).get("durations", {}).get("train")
+        window = default_window_seconds(stats)
+    if window is None:
+        return None, None
+    check_window(window, overlap)
+    return float(window), overlap
