@@ -28,8 +28,15 @@ class MomentRetriever:
 
     def __init__(self, serve, score_map, info: dict):
         self.serve = serve
-        self.score_map = score_map
+        self._score_map = score_map  # a function, or a callable that traces it (from_model)
         self.info = dict(info)
+
+    @property
+    def score_map(self):
+        """The whole video's joint probabilities (the `score_map` signature)."""
+        if isinstance(self._score_map, _Lazy):
+            self._score_map = self._score_map.make()
+        return self._score_map
 
     @property
     def num_clips(self) -> int:
@@ -51,10 +58,13 @@ class MomentRetriever:
         from mgpn_keras.serving.portable import portable_tracing
 
         module = MomentRetrievalModule(model, cfg, vocabulary, vectors, **options)
-        with portable_tracing(model):  # the graph the SavedModel holds
-            serve = module.serve.get_concrete_function()
-            score_map = module.score_map.get_concrete_function()
-        retriever = cls(serve, score_map, module.metadata)
+
+        def traced(function):  # the graph the SavedModel holds
+            with portable_tracing(model):
+                return function.get_concrete_function()
+
+        retriever = cls(traced(module.serve), _Lazy(lambda: traced(module.score_map)),
+                        module.metadata)
         retriever.module = module  # keeps the variables the functions capture alive
         return retriever
 
@@ -116,3 +126,10 @@ class MomentRetriever:
             raise ValueError(f"features have shape {features.shape}, expected (clips, width)")
         check_clip_length(self.window_seconds, features.shape[0], duration)
         return predict(self, queries, features, duration, with_score_map=with_score_map)
+
+
+class _Lazy:
+    """A function traced on first use (tracing a score map costs seconds; few callers use it)."""
+
+    def __init__(self, make):
+        self.make = make
