@@ -141,13 +141,15 @@ def main(argv=None) -> int:
                                      epilog=__doc__.split("\n\n", 1)[1])
     parser.add_argument("--run-dir", required=True, help="a training run folder (train.py)")
     parser.add_argument("--split", default="test", help="the split to build videos from")
-    parser.add_argument("--k", type=int, nargs="+", default=[1, 4, 8, 16],
-                        help="videos per long video (default: 1 4 8 16)")
+    parser.add_argument("--k", type=int, nargs="*", default=[1, 4, 8, 16],
+                        help="videos per long video (default: 1 4 8 16; none: latency only)")
     parser.add_argument("--minutes", type=float, nargs="+", default=[1, 5, 30, 120],
                         help="video lengths of the latency table (default: 1 5 30 120)")
     parser.add_argument("--videos", type=int, help="use only the first N videos of the split")
     parser.add_argument("--window", type=float, help="window seconds (default: the run's, "
                         "else twice the training moments' p99 length)")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="timed calls per latency row, the median reported (default: 3)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", help="also write the numbers to this JSON file")
     args = parser.parse_args(argv)
@@ -227,10 +229,11 @@ def main(argv=None) -> int:
 
     clip_seconds = float(np.median([v["duration"] / len(features_of(i))
                                     for i, v in list(videos.items())[:50]]))
-    print(f"\nlatency per query (one query a call, median of 3 after a warm-up; "
+    print(f"\nlatency per query (one query a call, median of {args.repeats} after a warm-up; "
           f"{os.cpu_count()} CPUs, possibly shared; features of {clip_seconds:g} s a clip)")
     print(f"{'minutes':>7} {'clips':>6} {'windows':>7} {'whole ms':>9} {'windowed ms':>11}")
-    rows = latency(retrievers, features_of, list(videos), args.minutes, clip_seconds, rng)
+    rows = latency(retrievers, features_of, list(videos), args.minutes, clip_seconds, rng,
+                   args.repeats)
     for m, row in rows.items():
         results["latency"][m] = row
         print(f"{m:>7g} {row['clips']:>6} {row['windows']:>7} {1000 * row['whole']:>9.1f} "
