@@ -205,7 +205,8 @@ def main(argv=None) -> int:
     header = (f"{'k':>3} {'queries':>7} {'length s':>9} {'windows':>7} | "
               f"{'whole R1@0.5':>12} {'R1@0.7':>7} {'mIoU':>6} | "
               f"{'windowed R1@0.5':>15} {'R1@0.7':>7} {'mIoU':>6}")
-    print(header + "\n" + "-" * len(header), flush=True)
+    if args.k:
+        print(header + "\n" + "-" * len(header), flush=True)
     for k in args.k:
         plans = build_long_videos(videos, k, rng, events)
         row = evaluate_k(retrievers, videos, features_of, plans, cfg)

@@ -8,6 +8,7 @@ window at a time, the SavedModel in a fresh process against the Python path, the
 path bit for bit).
 """
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -297,3 +298,28 @@ def test_predict_plot_and_evaluate_window_commands(mgpn, exported, tmp_path, cap
     assert "query: a person opens the door" in printed and plot.stat().st_size > 10_000
     with pytest.raises(SystemExit, match="^error: --window 'soon': expected a number"):
         cli.main(["evaluate", "--run-dir", str(run), "--split", "long", "--window", "soon"])
+
+
+def test_prepare_records_the_duration_statistics_of_the_default_window(tmp_path):
+    from data_layouts import small_config, write_layout
+
+    from mgpn_keras.datasets import load_manifest
+    from mgpn_keras.datasets.prepare import prepare
+    from mgpn_keras.serving.windowing import default_window
+
+    written = write_layout(tmp_path / "data", "activitynet_npy")
+    cfg = small_config("activitynet_npy")
+    manifest = load_manifest(prepare(cfg, tmp_path / "data", tmp_path / "shards",
+                                     progress=False))
+    train = written["expected"]["train"]
+    moments = np.array([e - s for _, s, e, _, _ in train])
+    videos = np.array(sorted({(v, d) for v, _, _, d, _ in train}))[:, 1].astype(float)
+    stats = manifest.info["durations"]["train"]
+    assert stats["moments"]["count"] == len(train) and stats["videos"]["count"] == len(videos)
+    assert stats["moments"]["p99"] == pytest.approx(np.percentile(moments, 99), abs=1e-3)
+    assert stats["videos"]["max"] == pytest.approx(videos.max())
+    assert default_window(cfg, manifest) == (pytest.approx(2 * stats["moments"]["p99"]), None)
+    # A config value wins over the manifest's statistic.
+    chosen = dataclasses.replace(cfg, eval=dataclasses.replace(cfg.eval, window_seconds=50.0,
+                                                               window_overlap_seconds=5.0))
+    assert default_window(chosen, manifest) == (50.0, 5.0)

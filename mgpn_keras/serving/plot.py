@@ -128,7 +128,7 @@ def _plot_windowed(plt, path, moments, duration, queries, windows, gt) -> None:
         line.set_title("\n".join(textwrap.wrap(queries[q], 100)), fontsize=10)
         line.set_xlabel(f"time (s), video of {duration:g} s, {len(windows)} windows")
         line.grid(axis="x", alpha=0.3)
-        line.legend(loc="lower right", fontsize=8)
+        line.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
