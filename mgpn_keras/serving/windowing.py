@@ -24,6 +24,8 @@ portable (no XLA, no cuDNN-only kernels).
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 import tensorflow as tf
 
@@ -37,7 +39,7 @@ def check_window(window_seconds, overlap_seconds=None) -> tuple[float, float]:
         ValueError: a window that is not a positive number, or an overlap outside
             [0, window).
     """
-    if isinstance(window_seconds, bool) or not isinstance(window_seconds, (int, float)) \
+    if isinstance(window_seconds, bool) or not isinstance(window_seconds, numbers.Real) \
             or not window_seconds > 0:
         raise ValueError(f"window_seconds = {window_seconds!r}: expected a positive number of "
                          f"seconds")
