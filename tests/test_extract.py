@@ -380,3 +380,16 @@ def test_videos_to_trained_model_to_moments_of_a_video_file(kit, tmp_path, capsy
     np.testing.assert_allclose(result.moments[0], direct[0], rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose([[m["start"], m["end"], m["score"]] for m in moments],
                                direct[0], rtol=1e-4, atol=1e-4)
+    # A video longer than the retriever's window goes through windowed retrieval.
+    from mgpn_keras.serving.retriever import MomentRetriever
+
+    windowed = MomentRetriever.from_run(run, window_seconds=1.5, window_overlap_seconds=0.5)
+    steady = kit["videos"] / "steady30.mp4"
+    long_result = predict_video(windowed, steady, ["A person opens the door"], kit["spec"],
+                                kit["keras"])
+    assert windowed.windows(len(long_result.features), long_result.duration) is not None
+    np.testing.assert_allclose(
+        long_result.moments[0],
+        windowed.retrieve(np.load(features / "steady30.npy"), durations["steady30"],
+                          ["A person opens the door"])[0], rtol=1e-4, atol=1e-4)
+    assert all(0 <= s < e <= durations["steady30"] + 1e-6 for s, e, _ in long_result.moments[0])

@@ -1,4 +1,8 @@
-"""From a video file and sentences to moments: extract its features, then query an export."""
+"""From a video file and sentences to moments: extract its features, then retrieve.
+
+Retrieval goes through `serving.retriever.MomentRetriever`, so a video longer than the export's
+window is answered by windowed retrieval (docs/long_video.md), as `mgpn predict` does.
+"""
 
 from __future__ import annotations
 
@@ -29,7 +33,8 @@ def predict_video(export, video: str | os.PathLike, queries: list[str],
     """Top moments of each query in a video file.
 
     Args:
-        export: a `serving.predict.load_export(...)` or the export folder.
+        export: a `MomentRetriever` (e.g. `.from_run(...)`), a `load_export(...)`, or the
+            export folder.
         video: the video file.
         queries: sentences.
         spec: the feature spec the export's model was trained on (name, file or FeatureSpec).
@@ -37,17 +42,21 @@ def predict_video(export, video: str | os.PathLike, queries: list[str],
         batch_size: clips per backbone call.
         with_score_map: also return the score maps (for plots).
     """
-    from mgpn_keras.serving import predict as serving_predict
+    from mgpn_keras.serving.predict import LoadedExport
+    from mgpn_keras.serving.retriever import MomentRetriever
 
-    if not isinstance(export, serving_predict.LoadedExport):
-        export = serving_predict.load_export(export)
+    if isinstance(export, LoadedExport):
+        retriever = MomentRetriever(export.serve, export.score_map, export.info)
+    elif isinstance(export, MomentRetriever):
+        retriever = export
+    else:
+        retriever = MomentRetriever.from_export(export)
     spec = load_spec(spec)
     if not isinstance(backbone, Backbone):
         backbone = load_backbone(backbone)
     extracted = video_features(video, spec, backbone, batch_size=batch_size)
-    # LONG VIDEOS: the one place a windowed retrieval (issue 13) should be called once it is
-    # on main; until then the export averages any clip count to its num_sample_clips.
-    result = serving_predict.predict(export, list(queries), extracted.features,
-                                     extracted.duration, with_score_map=with_score_map)
+    # Windowed when the video is longer than the retriever's window (issue 13).
+    result = retriever.retrieve(extracted.features, extracted.duration, list(queries),
+                                with_score_map=with_score_map)
     moments, maps = result if with_score_map else (result, None)
     return VideoPrediction(moments, maps, extracted.features, extracted.duration)

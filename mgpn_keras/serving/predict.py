@@ -9,7 +9,9 @@
 
 It loads the export with `tf.saved_model.load` and calls its signatures, as a server would:
 the features are the raw (clips, width) array of the video; tokenisation, word vectors,
-normalisation and averaging happen in the exported graph.
+normalisation and averaging happen in the exported graph, and so does windowing: a video
+longer than the export's `window_seconds` is retrieved by overlapping windows (the plot then
+shows the windows and the merged moments).
 """
 
 from __future__ import annotations
@@ -186,21 +188,21 @@ def _main(args) -> int:
     from mgpn_keras.datasets.errors import DataError
 
     try:
+        from mgpn_keras.serving.retriever import MomentRetriever
+
         if args.video is not None:
-            result = _predict_video(args)
+            export, features, args.duration, result = _predict_video(args)
         else:
             if args.duration is None:
                 raise ValueError("--duration is required with --features")
             features = read_features(args.features, args.video_id)  # cheap checks first
-            export = load_export(args.export)
-            result = predict(export, args.query, features, args.duration,
-                             with_score_map=bool(args.plot))
+            export = MomentRetriever.from_export(args.export)
+            result = export.retrieve(features, args.duration, args.query,
+                                     with_score_map=bool(args.plot))
     except tf.errors.InvalidArgumentError as exc:
         raise SystemExit(f"mgpn predict: {error_message(exc)}") from None
     except (ValueError, FileNotFoundError, DataError, ImportError) as exc:
         raise SystemExit(f"mgpn predict: {exc}") from None
-    if args.video is not None:
-        export, result, args.duration = result
     moments, maps = result if args.plot else (result, None)
     if args.json:
         print(json.dumps([{"query": q, "moments": [
@@ -213,22 +215,25 @@ def _main(args) -> int:
         from mgpn_keras.serving.plot import plot_prediction
 
         mask = valid_mask(export.num_clips, export.info["num_scale_layers"])
-        plot_prediction(args.plot, maps, moments, args.duration, args.query, mask, gt=args.gt)
+        plot_prediction(args.plot, maps, moments, args.duration, args.query, mask, gt=args.gt,
+                        windows=export.windows(len(features), args.duration))
         print(f"plot written to {args.plot}", file=sys.stderr if args.json else sys.stdout)
     return 0
 
 
 def _predict_video(args):
-    """--video: (export, predict's result, duration) from the file via `mgpn_keras.extract`."""
+    """--video: (retriever, features, duration, retrieve's result) via `mgpn_keras.extract`."""
     from mgpn_keras.extract import predict_video
+    from mgpn_keras.serving.retriever import MomentRetriever
 
     if not args.spec or not args.backbone:
         raise ValueError("--video needs --spec and --backbone (the features the model was "
                          "trained on)")
-    export = load_export(args.export)
-    out = predict_video(export, args.video, args.query, args.spec, args.backbone,
+    retriever = MomentRetriever.from_export(args.export)
+    out = predict_video(retriever, args.video, args.query, args.spec, args.backbone,
                         with_score_map=bool(args.plot))
     if args.duration is not None and abs(args.duration - out.duration) > 0.5:
         print(f"note: --duration {args.duration} s differs from the file's {out.duration:.2f} s; "
               f"using the file's", file=sys.stderr)
-    return export, (out.moments, out.score_maps) if args.plot else out.moments, out.duration
+    result = (out.moments, out.score_maps) if args.plot else out.moments
+    return retriever, out.features, out.duration, result
