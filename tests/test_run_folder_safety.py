@@ -39,6 +39,15 @@ def test_a_held_folder_is_refused_naming_the_holder_and_taken_over_after_kill(tm
                                                  rf"{holder.pid} \(holder on "):
             with hold_run_folder(run, "train"):
                 pass
+        from conftest import tiny_config
+
+        from mgpn_keras.tuning.search import run_search
+        from mgpn_keras.tuning.search_space import SearchSpace
+
+        # `mgpn tune` on the folder stops before it builds or reads anything
+        with pytest.raises(RunFolderInUse, match=rf"in use by process {holder.pid} "):
+            run_search(tiny_config(), "no-manifest-needed", SearchSpace.from_names("hidden"),
+                       os.fspath(run), max_trials=1, verbose=0)
     finally:
         holder.send_signal(signal.SIGKILL)
         holder.wait(timeout=30)

@@ -135,7 +135,7 @@ def prepare(cfg: Config, data_dir: str | os.PathLike, out_dir: str | os.PathLike
                 if reason is None:
                     kept[split].append((record, ids))
                 else:
-                    drops[split].append(anno.Drop(reason, record.where, reason_detail(
+                    drops[split].append(anno.Drop(reason, record.where, _reason_detail(
                         reason, record, store)))
         if strict:
             accounting.raise_if_strict(drops)
@@ -214,7 +214,7 @@ def _drop_reason(record: anno.Record, tokens: list[str], ids: list[int], store) 
     return None
 
 
-def reason_detail(reason: str, record: anno.Record, store) -> str:
+def _reason_detail(reason: str, record: anno.Record, store) -> str:
     if reason == "video_without_features":
         return f"video {record.video_id!r} is not in {store.path}"
     return f"sentence {record.sentence!r}"
