@@ -161,6 +161,12 @@ def test_extract_writes_what_prepare_reads_and_resumes(kit, tmp_path, capsys):
         if p.name != "ntsc.npy":
             assert p.stat().st_mtime_ns == stamps[p.name]
     np.testing.assert_array_equal(np.load(out / "ntsc.npy"), written["ntsc"])
+    # A second run into a folder another run is writing stops at once, naming the folder.
+    from mgpn_keras.training.run_lock import hold_run_folder
+
+    with hold_run_folder(out, "extract"):
+        with pytest.raises(SystemExit, match="is in use by process"):
+            main(args)
     # Another spec into the same folder is refused, naming the folder.
     other = write_spec(tmp_path / "other.json", **{**SPEC, "fps": 4})
     with pytest.raises(SystemExit, match="holds features of another spec or backbone"):
@@ -201,7 +207,7 @@ def test_a_killed_run_keeps_finished_videos_and_resumes(kit, tmp_path):
     assert sorted(json.loads(durations.read_text())) == sorted(f"v{k}" for k in range(10))
     assert {v: (out / f"{v}.npy").stat().st_mtime_ns for v in finished} == stamps
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        [f"v{k}.npy" for k in range(10)] + ["durations.json", "extract.json"])
+        [f"v{k}.npy" for k in range(10)] + [".mgpn-lock", "durations.json", "extract.json"])
     assert all(np.load(out / f"v{k}.npy").shape == (60, WIDTH) for k in range(10))
 
 

@@ -10,7 +10,8 @@ from mgpn_keras.extract.backbone import Backbone, load_backbone
 from mgpn_keras.extract.decoding import VideoError, find_videos, video_id
 from mgpn_keras.extract.features import DEFAULT_BATCH_SIZE, video_features
 from mgpn_keras.extract.specs import FeatureSpec, load_spec
-from mgpn_keras.extract.writing import FeatureWriter
+from mgpn_keras.extract.writing import FeatureWriter, parts_folder
+from mgpn_keras.training.run_lock import hold_run_folder
 
 
 def extract_videos(videos: str | os.PathLike, backbone: str | os.PathLike | Backbone,
@@ -46,46 +47,48 @@ def extract_videos(videos: str | os.PathLike, backbone: str | os.PathLike | Back
     if not isinstance(backbone, Backbone):
         backbone = load_backbone(backbone, backbone_output)
     fingerprint = {"spec": spec.to_dict(), "backbone": _identity(backbone.name)}
-    writer = FeatureWriter(out, fingerprint, overwrite=overwrite)
-    todo = [f for f in files if overwrite or not writer.done(video_id(f))]
-    kept = len(files) - len(todo)
-    bar = None
-    if progress:
-        import keras
+    # One writer per output folder: a second run into it stops at once, naming the first.
+    with hold_run_folder(parts_folder(out), "extract"):
+        writer = FeatureWriter(out, fingerprint, overwrite=overwrite)
+        todo = [f for f in files if overwrite or not writer.done(video_id(f))]
+        kept = len(files) - len(todo)
+        bar = None
+        if progress:
+            import keras
 
-        print(f"extract {spec.name}: {len(files)} videos in {videos} ({kept} already done), "
-              f"backbone {backbone.name}, out {out}")
-        bar = keras.utils.Progbar(len(files), unit_name="video", stateful_metrics=["clips"])
-        bar.update(kept)
-    clips = done = 0
-    failed: dict[str, str] = {}
+            print(f"extract {spec.name}: {len(files)} videos in {videos} ({kept} already done), "
+                  f"backbone {backbone.name}, out {out}")
+            bar = keras.utils.Progbar(len(files), unit_name="video", stateful_metrics=["clips"])
+            bar.update(kept)
+        clips = done = 0
+        failed: dict[str, str] = {}
 
-    def on_batch(n: int) -> None:
-        nonlocal clips
-        clips += n
-        if bar is not None:
-            bar.update(kept + done, [("clips", clips)])
-
-    try:
-        for path in todo:
-            try:
-                result = video_features(path, spec, backbone, batch_size=batch_size,
-                                        on_batch=on_batch)
-            except VideoError as exc:
-                if not skip_bad:
-                    raise
-                failed[video_id(path)] = str(exc)
-                writer.failed(video_id(path), str(exc))
-            else:
-                writer.write(video_id(path), result.features, result.duration)
-            done += 1
+        def on_batch(n: int) -> None:
+            nonlocal clips
+            clips += n
             if bar is not None:
                 bar.update(kept + done, [("clips", clips)])
-    finally:
-        writer.close()
-    summary = {"extracted": done - len(failed), "kept": kept, "failed": failed,
-               "ignored_files": [p.name for p in others], "clips": clips,
-               "seconds": round(time.time() - started, 2)}
+
+        try:
+            for path in todo:
+                try:
+                    result = video_features(path, spec, backbone, batch_size=batch_size,
+                                            on_batch=on_batch)
+                except VideoError as exc:
+                    if not skip_bad:
+                        raise
+                    failed[video_id(path)] = str(exc)
+                    writer.failed(video_id(path), str(exc))
+                else:
+                    writer.write(video_id(path), result.features, result.duration)
+                done += 1
+                if bar is not None:
+                    bar.update(kept + done, [("clips", clips)])
+        finally:
+            writer.close()
+        summary = {"extracted": done - len(failed), "kept": kept, "failed": failed,
+                   "ignored_files": [p.name for p in others], "clips": clips,
+                   "seconds": round(time.time() - started, 2)}
     if progress:
         print(f"wrote {out}: {summary['extracted']} videos extracted ({clips} clips), {kept} "
               f"kept from an earlier run, {len(failed)} failed, {len(others)} non-video files "

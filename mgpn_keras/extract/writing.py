@@ -10,7 +10,8 @@ Beside the features: `durations.json` ({video: seconds}, updated atomically afte
 inside OUT/, or `OUT.durations.json` beside an HDF5 file) and `extract.json` (the spec, the
 backbone, the per-video clip counts and what failed). A rerun keeps every video whose features
 and duration are recorded and extracts the rest; a rerun with another spec or backbone is
-refused unless `overwrite`.
+refused unless `overwrite`. One run writes a folder at a time (`extract_videos` holds the
+project's run-folder lock on it).
 """
 
 from __future__ import annotations
@@ -30,6 +31,12 @@ DURATIONS_NAME = "durations.json"
 INFO_NAME = "extract.json"
 
 
+def parts_folder(out: str | os.PathLike) -> Path:
+    """The folder a run writes its per-video files to: `out` itself, or `OUT.parts/` for HDF5."""
+    out = Path(out)
+    return out.with_suffix(".parts") if out.suffix.lower() in HDF5_SUFFIXES else out
+
+
 class FeatureWriter:
     """Where one `mgpn extract` run writes; see the module docstring for the layout.
 
@@ -43,15 +50,14 @@ class FeatureWriter:
     def __init__(self, out: str | os.PathLike, fingerprint: dict, overwrite: bool = False):
         self.out = Path(out)
         self.hdf5 = self.out.suffix.lower() in HDF5_SUFFIXES
+        self.parts = parts_folder(self.out)
         if self.hdf5:
-            self.parts = self.out.with_suffix(".parts")
             self.durations_path = self.out.with_name(f"{self.out.stem}.{DURATIONS_NAME}")
             self.info_path = self.out.with_name(f"{self.out.stem}.{INFO_NAME}")
         else:
             if self.out.exists() and not self.out.is_dir():
                 raise DataError(f"--out {str(self.out)!r} is a file; expected a folder or a "
                                 f"path ending in .hdf5 / .h5")
-            self.parts = self.out
             self.durations_path = self.out / DURATIONS_NAME
             self.info_path = self.out / INFO_NAME
         self.fingerprint = fingerprint
