@@ -219,3 +219,25 @@ def test_other_algorithms_complete_a_search(tiny_data, tmp_path, algorithm):
     trials = json.loads((out / "trials.json").read_text())["trials"]
     assert trials and all(r["status"] == "COMPLETED" for r in trials)
     assert (out / "best_config.json").exists()
+
+
+def test_best_config_under_train_py_reproduces_its_trial(tiny_data, tmp_path):
+    """Two epochs, so that the second epoch's shuffle seed and learning rate count: a trial
+    and `train.py` share one training loop, and its objective is what train.py selects."""
+    from mgpn_keras.cli import main
+
+    out = tmp_path / "D"
+    assert _tune(tiny_data, out, "--max-trials", "1", "--epochs", "2", "--hidden-sizes", "16") == 0
+    (trial,) = json.loads((out / "trials.json").read_text())["trials"]
+    run = tmp_path / "run"
+    assert main(["train", "--config", str(out / "best_config.json"), "--shards", str(tiny_data / "shards"),
+                 "--epochs", "2", "--output-dir", str(run), "--quiet", "--no-baselines"]) == 0
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["best_epoch"] == trial["best_epoch"] + 1
+    assert summary["best_val_R1@0.5"] == pytest.approx(trial["objective"], abs=1e-4)
+    # Every epoch, not only the selected one: the second epoch's shuffle order and learning
+    # rate reach its loss and metrics.
+    history = json.loads((run / "backup" / "state.json").read_text())["history"]
+    assert trial["history"]["epoch"] == [row["epoch"] for row in history] == [1, 2]
+    for key in ("loss", "learning_rate", "val_R1@0.5", "val_R5@0.5", "val_mIoU"):
+        assert trial["history"][key] == pytest.approx([row[key] for row in history], abs=1e-4), key
