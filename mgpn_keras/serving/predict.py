@@ -57,6 +57,19 @@ def load_export(path: str | os.PathLike) -> LoadedExport:
                         loaded.signatures["score_map"], info)
 
 
+def load_model_or_export(path: str | os.PathLike) -> LoadedExport:
+    """An export folder as it is; a preset or run folder (`mgpn_keras.saving.resolve_model`)
+    through `export_run` into a temporary folder, so that predictions take the serving path."""
+    import tempfile
+
+    from mgpn_keras.serving.export import export_run
+
+    if (Path(path) / "saved_model.pb").is_file():
+        return load_export(path)
+    with tempfile.TemporaryDirectory(prefix="mgpn-predict-") as tmp:
+        return load_export(export_run(path, Path(tmp) / "1"))
+
+
 def error_message(exc: Exception) -> str:
     """The first line of a graph check's failure ('video_features has width ...'), or the
     exception's first line."""
@@ -155,7 +168,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "predict", help="query an exported SavedModel: top-k moments of sentences in a video",
         description="Load a SavedModel written by `mgpn export` and print the top-k moments "
         "(seconds) of each --query in the video whose raw clip features are given.")
-    parser.add_argument("--export", required=True, help="the version folder, e.g. export/mgpn/1")
+    parser.add_argument("--export", "--model", dest="export", required=True, metavar="DIR",
+                        help="the version folder, e.g. export/mgpn/1, or a model preset folder "
+                             "or training run folder (exported to a temporary folder first)")
     parser.add_argument("--features", required=True, help="the video's (clips, width) features: "
                         "a .npy file, or an .hdf5 file / folder of .npy files with --video-id")
     parser.add_argument("--video-id", help="the video's key in an .hdf5 file or .npy folder")
@@ -177,7 +192,7 @@ def _main(args) -> int:
 
     try:
         features = read_features(args.features, args.video_id)  # cheap checks first
-        export = load_export(args.export)
+        export = load_model_or_export(args.export)
         result = predict(export, args.query, features, args.duration,
                          with_score_map=bool(args.plot))
     except tf.errors.InvalidArgumentError as exc:
