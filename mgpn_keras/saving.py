@@ -159,8 +159,8 @@ def _resolve_run(path: Path, weights, manifest, load_manifest) -> ResolvedModel:
     paths = RunPaths(os.fspath(path))
     if not os.path.isfile(paths.config):
         raise FileNotFoundError(f"{os.fspath(path)!r} is neither a model preset folder "
-                                f"({METADATA_FILE}, {WEIGHTS_FILE}) nor a training run folder "
-                                f"({CONFIG_FILE}, checkpoints/)")
+                                f"({METADATA_FILE}, {WEIGHTS_FILE}) nor a training run folder: "
+                                f"config file {paths.config!r} does not exist")
     cfg = load_config(paths.config)
     if manifest is None and os.path.isfile(paths.manifest_link):
         with open(paths.manifest_link, encoding="utf-8") as f:
