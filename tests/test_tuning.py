@@ -222,12 +222,18 @@ def test_other_algorithms_complete_a_search(tiny_data, tmp_path, algorithm):
 
 
 def test_best_config_under_train_py_reproduces_its_trial(tiny_data, tmp_path):
-    """Two epochs, so that the second epoch's shuffle seed and learning rate count: a trial
-    and `train.py` share one training loop, and its objective is what train.py selects."""
+    """A trial and `train.py` share one training loop: the trial's best_config.json under
+    train.py gives the trial's objective and the same loss and metrics in every epoch. Two
+    epochs at the full learning rate, so that the second epoch's shuffle order counts (the
+    tuner once shuffled epoch 2 with seed `seed`, train.py with `seed + 1`)."""
     from mgpn_keras.cli import main
+    from mgpn_keras.config import apply_overrides, save_config
 
+    save_config(apply_overrides(tiny_search_config(), {"train.lr_decay_epochs": [5]}), tmp_path / "base.json")
     out = tmp_path / "D"
-    assert _tune(tiny_data, out, "--max-trials", "1", "--epochs", "2", "--hidden-sizes", "16") == 0
+    assert main(["tune", "--config", str(tmp_path / "base.json"), "--shards", str(tiny_data / "shards"),
+                 "--algorithm", "random", "--hidden-sizes", "16", "--output-dir", str(out), "--quiet",
+                 "--max-trials", "1", "--epochs", "2"]) == 0
     (trial,) = json.loads((out / "trials.json").read_text())["trials"]
     run = tmp_path / "run"
     assert main(["train", "--config", str(out / "best_config.json"), "--shards", str(tiny_data / "shards"),
@@ -235,9 +241,10 @@ def test_best_config_under_train_py_reproduces_its_trial(tiny_data, tmp_path):
     summary = json.loads((run / "summary.json").read_text())
     assert summary["best_epoch"] == trial["best_epoch"] + 1
     assert summary["best_val_R1@0.5"] == pytest.approx(trial["objective"], abs=1e-4)
-    # Every epoch, not only the selected one: the second epoch's shuffle order and learning
-    # rate reach its loss and metrics.
     history = json.loads((run / "backup" / "state.json").read_text())["history"]
     assert trial["history"]["epoch"] == [row["epoch"] for row in history] == [1, 2]
-    for key in ("loss", "learning_rate", "val_R1@0.5", "val_R5@0.5", "val_mIoU"):
+    for key in ("learning_rate", "val_R1@0.5", "val_R5@0.5", "val_mIoU"):
         assert trial["history"][key] == pytest.approx([row[key] for row in history], abs=1e-4), key
+    # The same loop gives the same float32 losses; epoch 2 in another data order gave a loss
+    # ~1e-4 away here, which the metrics on 24 val queries do not show.
+    assert trial["history"]["loss"] == pytest.approx([row["loss"] for row in history], abs=1e-6)
