@@ -46,6 +46,7 @@ class ResolvedModel:
     manifest: str | None  # the prepared data set a run folder names; None for a preset folder
     source: dict = field(default_factory=dict)  # where it came from, for export metadata
     kind: str = "preset"  # "preset" or "run"
+    data: object = None  # the loaded Manifest of `manifest`, if any
 
 
 def is_preset_folder(path: str | os.PathLike) -> bool:
@@ -147,6 +148,7 @@ def resolve_model(path: str | os.PathLike, *, weights: str | os.PathLike | None 
         if manifest is not None:
             data = load_manifest(manifest)
             resolved.vocabulary, resolved.vectors, resolved.manifest = data.vocabulary, data.vectors, data.path
+            resolved.data = data
         return resolved
     return _resolve_run(path, weights, manifest, load_manifest)
 
@@ -173,7 +175,7 @@ def _resolve_run(path: Path, weights, manifest, load_manifest) -> ResolvedModel:
     if data is not None:
         source["manifest"] = os.path.abspath(data.path)
     return ResolvedModel(model, cfg, data.vocabulary if data else None, data.vectors if data else None,
-                         data.path if data else None, source, "run")
+                         data.path if data else None, source, "run", data)
 
 
 def run_weights(paths, weights=None) -> str:

@@ -7,7 +7,9 @@
 
 It loads the export with `tf.saved_model.load` and calls its signatures, as a server would:
 the features are the raw (clips, width) array of the video; tokenisation, word vectors,
-normalisation and averaging happen in the exported graph.
+normalisation and averaging happen in the exported graph, and so does windowing: a video
+longer than the export's `window_seconds` is retrieved by overlapping windows (the plot then
+shows the windows and the merged moments).
 """
 
 from __future__ import annotations
@@ -55,19 +57,6 @@ def load_export(path: str | os.PathLike) -> LoadedExport:
         info = json.loads(loaded.metadata_json.numpy().decode("utf-8"))
     return LoadedExport(path, loaded.signatures["serving_default"],
                         loaded.signatures["score_map"], info)
-
-
-def load_model_or_export(path: str | os.PathLike) -> LoadedExport:
-    """An export folder as it is; a preset or run folder (`mgpn_keras.saving.resolve_model`)
-    through `export_run` into a temporary folder, so that predictions take the serving path."""
-    import tempfile
-
-    from mgpn_keras.serving.export import export_run
-
-    if (Path(path) / "saved_model.pb").is_file():
-        return load_export(path)
-    with tempfile.TemporaryDirectory(prefix="mgpn-predict-") as tmp:
-        return load_export(export_run(path, Path(tmp) / "1"))
 
 
 def error_message(exc: Exception) -> str:
@@ -170,7 +159,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "(seconds) of each --query in the video whose raw clip features are given.")
     parser.add_argument("--export", "--model", dest="export", required=True, metavar="DIR",
                         help="the version folder, e.g. export/mgpn/1, or a model preset folder "
-                             "or training run folder (exported to a temporary folder first)")
+                             "or training run folder (its serving graph is built in memory)")
     parser.add_argument("--features", required=True, help="the video's (clips, width) features: "
                         "a .npy file, or an .hdf5 file / folder of .npy files with --video-id")
     parser.add_argument("--video-id", help="the video's key in an .hdf5 file or .npy folder")
@@ -191,10 +180,15 @@ def _main(args) -> int:
     from mgpn_keras.datasets.errors import DataError
 
     try:
+        from mgpn_keras.serving.retriever import MomentRetriever
+
         features = read_features(args.features, args.video_id)  # cheap checks first
-        export = load_model_or_export(args.export)
-        result = predict(export, args.query, features, args.duration,
-                         with_score_map=bool(args.plot))
+        if (Path(args.export) / "saved_model.pb").is_file():
+            export = MomentRetriever.from_export(args.export)
+        else:  # a preset or run folder: the serving graph, built in memory
+            export = MomentRetriever.from_run(args.export)
+        result = export.retrieve(features, args.duration, args.query,
+                                 with_score_map=bool(args.plot))
     except tf.errors.InvalidArgumentError as exc:
         raise SystemExit(f"mgpn predict: {error_message(exc)}") from None
     except (ValueError, FileNotFoundError, DataError) as exc:
@@ -211,6 +205,7 @@ def _main(args) -> int:
         from mgpn_keras.serving.plot import plot_prediction
 
         mask = valid_mask(export.num_clips, export.info["num_scale_layers"])
-        plot_prediction(args.plot, maps, moments, args.duration, args.query, mask, gt=args.gt)
+        plot_prediction(args.plot, maps, moments, args.duration, args.query, mask, gt=args.gt,
+                        windows=export.windows(len(features), args.duration))
         print(f"plot written to {args.plot}", file=sys.stderr if args.json else sys.stdout)
     return 0
