@@ -159,7 +159,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "predict", help="query an exported SavedModel: top-k moments of sentences in a video",
         description="Load a SavedModel written by `mgpn export` and print the top-k moments "
         "(seconds) of each --query in the video whose raw clip features are given.")
-    parser.add_argument("--export", required=True, help="the version folder, e.g. export/mgpn/1")
+    parser.add_argument("--export", "--model", dest="export", required=True, metavar="DIR",
+                        help="the version folder, e.g. export/mgpn/1, or a model preset folder "
+                             "or training run folder (its serving graph is built in memory)")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--features", help="the video's (clips, width) features: "
                         "a .npy file, or an .hdf5 file / folder of .npy files with --video-id")
@@ -188,15 +190,13 @@ def _main(args) -> int:
     from mgpn_keras.datasets.errors import DataError
 
     try:
-        from mgpn_keras.serving.retriever import MomentRetriever
-
         if args.video is not None:
             export, features, args.duration, result = _predict_video(args)
         else:
             if args.duration is None:
                 raise ValueError("--duration is required with --features")
             features = read_features(args.features, args.video_id)  # cheap checks first
-            export = MomentRetriever.from_export(args.export)
+            export = _retriever(args.export)
             result = export.retrieve(features, args.duration, args.query,
                                      with_score_map=bool(args.plot))
     except tf.errors.InvalidArgumentError as exc:
@@ -224,12 +224,11 @@ def _main(args) -> int:
 def _predict_video(args):
     """--video: (retriever, features, duration, retrieve's result) via `mgpn_keras.extract`."""
     from mgpn_keras.extract import predict_video
-    from mgpn_keras.serving.retriever import MomentRetriever
 
     if not args.spec or not args.backbone:
         raise ValueError("--video needs --spec and --backbone (the features the model was "
                          "trained on)")
-    retriever = MomentRetriever.from_export(args.export)
+    retriever = _retriever(args.export)
     out = predict_video(retriever, args.video, args.query, args.spec, args.backbone,
                         with_score_map=bool(args.plot))
     if args.duration is not None and abs(args.duration - out.duration) > 0.5:
@@ -237,3 +236,12 @@ def _predict_video(args):
               f"using the file's", file=sys.stderr)
     result = (out.moments, out.score_maps) if args.plot else out.moments
     return retriever, out.features, out.duration, result
+
+
+def _retriever(path):
+    """An export folder's retriever, or one built in memory from a preset or run folder."""
+    from mgpn_keras.serving.retriever import MomentRetriever
+
+    if (Path(path) / "saved_model.pb").is_file():
+        return MomentRetriever.from_export(path)
+    return MomentRetriever.from_run(path)
