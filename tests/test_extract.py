@@ -185,7 +185,10 @@ def test_a_killed_run_keeps_finished_videos_and_resumes(kit, tmp_path):
         write_video(videos / f"v{k}.mp4", 30, 60, SIZE)
     out = tmp_path / "out"
     spec = write_spec(tmp_path / "dense.json", **{**SPEC, "fps": 30, "stride_frames": 1})
-    command = [sys.executable, "-m", "mgpn_keras.cli", "extract", "--videos", str(videos),
+    # `-c` rather than `-m mgpn_keras.cli`: runpy cannot run a module through the Keras
+    # registration hook's loader (mgpn_keras/_keras_hook.py has no get_code).
+    command = [sys.executable, "-c", "import sys; from mgpn_keras.cli import main; "
+               "sys.exit(main(sys.argv[1:]))", "extract", "--videos", str(videos),
                "--backbone", str(kit["keras"]), "--spec", str(spec), "--out", str(out),
                "--no-progress", "--batch-size", "4"]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
@@ -199,6 +202,7 @@ def test_a_killed_run_keeps_finished_videos_and_resumes(kit, tmp_path):
         time.sleep(0.02)
     process.send_signal(signal.SIGKILL)
     process.wait()
+    assert process.returncode == -signal.SIGKILL, f"the run ended first ({process.returncode})"
     finished = json.loads(durations.read_text())
     assert 1 <= len(finished) < 10, "the run finished before it could be killed"
     stamps = {v: (out / f"{v}.npy").stat().st_mtime_ns for v in finished}
