@@ -12,9 +12,9 @@ from data_layouts import LAYOUTS, small_config, write_layout
 from mgpn_keras import cli
 from mgpn_keras.config import preset
 from mgpn_keras.datasets import DataError, check_manifest, load_manifest, make_dataset
-from mgpn_keras.datasets.features import average_to_fixed_length, l2_normalize
 from mgpn_keras.datasets.glove import load_vectors
 from mgpn_keras.datasets.prepare import prepare, tokenize
+from oracles import model_clips
 
 
 def reference_target(start, end, duration, num_clips):
@@ -65,7 +65,8 @@ def test_round_trip_in_each_layout(tmp_path, layout):
             assert meta["sentence"][b].numpy().decode() == sentence
             np.testing.assert_allclose(meta["times"][b], [start, end], rtol=1e-6)
             np.testing.assert_allclose(meta["duration"][b], duration, rtol=1e-6)
-            clips = average_to_fixed_length(l2_normalize(written["features"][video]), 16)
+            # Bit-equal to what shards of format 1 stored (NumPy, at prepare time).
+            clips = model_clips(written["features"][video], 16, True)
             np.testing.assert_array_equal(features["clip_features"][b], clips)
             tokens = tokenize([sentence])[0]
             wanted = [glove.get(t, np.zeros(50, np.float32)) for t in tokens]
@@ -230,7 +231,12 @@ def test_broken_manifests(tmp_path):
         load_manifest(path)
     content["format"] = "other/9"
     path.write_text(json.dumps(content))
-    with pytest.raises(DataError, match=r"expected format 'mgpn_keras.shards/1', got 'other/9'"):
+    with pytest.raises(DataError, match=r"expected format 'mgpn_keras.shards/2', got 'other/9'"):
+        load_manifest(path.parent)
+    content["format"] = "mgpn_keras.shards/1"  # averaged float32 features: re-prepare
+    path.write_text(json.dumps(content))
+    with pytest.raises(DataError, match=r"shards of format 'mgpn_keras.shards/1', this version "
+                                        r"reads 'mgpn_keras.shards/2'; re-run `mgpn prepare`"):
         load_manifest(path.parent)
     with pytest.raises(FileNotFoundError, match=r"manifest .*nowhere.json does not exist"):
         load_manifest(tmp_path / "nowhere.json")
@@ -276,7 +282,8 @@ def test_cli_help_explains_every_option(capsys):
 
 
 def test_a_video_is_stored_once_with_its_queries(tmp_path):
-    """Read the shard with TensorFlow alone: one record per video, features as float32 bytes."""
+    """Read the shard with TensorFlow alone: one record per video, its features as the source
+    holds them (own clip count, float32 bytes)."""
     _, written, path = _prepare(tmp_path, "charades_vgg", splits=("test",), shard_size=100)
     records = list(tf.data.TFRecordDataset(str(path.parent / "test-00000-of-00001.tfrecord")))
     assert len(records) == 3  # 3 videos, 9 queries
@@ -285,8 +292,10 @@ def test_a_video_is_stored_once_with_its_queries(tmp_path):
         feature = tf.train.Example.FromString(record.numpy()).features.feature
         video = feature["video_id"].bytes_list.value[0].decode()
         clips = np.frombuffer(feature["clip_features"].bytes_list.value[0], "<f4")
-        np.testing.assert_array_equal(clips.reshape(16, 12), average_to_fixed_length(
-            l2_normalize(written["features"][video]), 16))
+        raw = written["features"][video]
+        assert feature["num_clips"].int64_list.value[0] == len(raw)
+        assert feature["dtype"].bytes_list.value[0] == b"float32"
+        np.testing.assert_array_equal(clips.reshape(raw.shape), raw)
         assert list(feature["index"].int64_list.value) == [3 * k, 3 * k + 1, 3 * k + 2]
         assert [s.decode() for s in feature["sentence"].bytes_list.value] == \
             [e[4] for e in expected[3 * k: 3 * k + 3]]

@@ -17,7 +17,10 @@ import numpy as np
 from mgpn_keras.config import Config, from_dict
 from mgpn_keras.datasets.errors import DataError
 
-FORMAT = "mgpn_keras.shards/1"
+# 2: records hold each video's features as the source does (own clip count, float16/float32);
+# normalisation and averaging moved into the tf.data map. 1: averaged float32 features.
+FORMAT = "mgpn_keras.shards/2"
+_FORMAT_PREFIX = "mgpn_keras.shards/"
 MANIFEST_NAME = "manifest.json"
 _KEYS = ("preset", "feature_width", "num_sample_clips", "word_dim", "counts", "shards",
          "vectors_file", "config", "vocabulary")
@@ -101,7 +104,13 @@ def load_manifest(path: str | os.PathLike) -> Manifest:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise DataError(f"manifest {path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
+    got_format = data.get("format") if isinstance(data, dict) else None
+    if isinstance(got_format, str) and got_format.startswith(_FORMAT_PREFIX) \
+            and got_format != FORMAT:
+        raise DataError(f"manifest {path}: shards of format {got_format!r}, this version reads "
+                        f"{FORMAT!r}; re-run `mgpn prepare` into a new folder (or with "
+                        f"--overwrite)")
+    if not isinstance(data, dict) or got_format != FORMAT:
         got = data.get("format") if isinstance(data, dict) else type(data).__name__
         raise DataError(f"manifest {path}: expected format {FORMAT!r}, got {got!r}")
     missing = [k for k in _KEYS if k not in data]

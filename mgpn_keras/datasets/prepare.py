@@ -1,11 +1,13 @@
 """`mgpn prepare`: annotations + video features + GloVe -> TFRecord shards and a manifest.
 
 For each query: the sentence is tokenised by `QueryTokenizer` and mapped to vocabulary ids; the
-video's features are checked, L2-normalised per clip (config.data.normalize) and averaged to
-config.model.num_sample_clips clips exactly as the reference (REFERENCE.md 5.8). Queries stay in
-record order; each run of consecutive queries on one video becomes one tf.train.Example
+video's features are checked and stored as the source holds them (the video's own clip count,
+float16 or float32; the reference's per-clip L2 normalisation and averaging to
+config.model.num_sample_clips run when `make_dataset` reads them, REFERENCE.md 5.8). Queries stay
+in record order; each run of consecutive queries on one video becomes one tf.train.Example
 (`examples.py`) holding the video's features once, and a shard holds whole runs, at least
-`shard_size` queries (the last shard fewer).
+`shard_size` queries (the last shard fewer). The shards are no larger than the source features
+(plus the queries).
 
 Resuming: shards are written under a temporary name and renamed when complete. A run that stops
 leaves the finished shards and `prepare_state.json`; the next run with the same inputs (data
@@ -25,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mgpn_keras import atomic
 from mgpn_keras.config import PRESET_NAMES, Config, apply_overrides, preset
 from mgpn_keras.datasets import annotations as anno
 from mgpn_keras.datasets import features as feats
@@ -111,14 +114,13 @@ def prepare(cfg: Config, data_dir: str | os.PathLike, out_dir: str | os.PathLike
                         f"file of width {cfg.model.word_dim})")
     vocabulary, matrix = vocab_lib.build_vocabulary(words, vectors, word_dim)
 
-    index = vocab_lib.word_index(vocabulary)
+    ids_of = _word_ids(vocabulary, tokens)
     kept: dict[str, list[tuple[anno.Record, list[int]]]] = {}
     dropped: dict[str, int] = {}
     unknown_tokens = total_tokens = 0
     for split in splits:
         kept[split] = []
-        for record, toks in zip(records[split], tokens[split]):
-            ids = vocab_lib.word_ids(index, toks)
+        for record, toks, ids in zip(records[split], tokens[split], ids_of[split]):
             total_tokens += len(ids)
             unknown_tokens += ids.count(vocab_lib.UNK_ID)
             # A sentence needs a known word; known punctuation alone does not count.
@@ -169,12 +171,29 @@ def prepare(cfg: Config, data_dir: str | os.PathLike, out_dir: str | os.PathLike
         cfg, vocabulary, VECTORS_NAME, {s: len(v) for s, v in kept.items()}, dropped,
         {s: [(name, _num_queries(runs)) for name, runs in v] for s, v in plan.items()}, info)
     path = out_dir / manifest_lib.MANIFEST_NAME
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(content, indent=1) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    atomic.write_json(path, content)
     if progress:
         _print_summary(content, path)
     return path
+
+
+def _word_ids(vocabulary: list[str], tokens: dict[str, list[list[str]]]
+              ) -> dict[str, list[list[int]]]:
+    """Each sentence's vocabulary ids, by the protocol's word table (as exported models do)."""
+    import tensorflow as tf
+
+    from mgpn_keras.protocol.word_ids import WordLookup
+
+    lookup = WordLookup(vocabulary)
+    out: dict[str, list[list[int]]] = {}
+    for split, sentences in tokens.items():
+        flat = [t for sentence in sentences for t in sentence]
+        ids = lookup(tf.constant(flat, tf.string)).numpy().tolist() if flat else []
+        out[split], at = [], 0
+        for sentence in sentences:
+            out[split].append(ids[at:at + len(sentence)])
+            at += len(sentence)
+    return out
 
 
 def _plan_shards(split: str, items: list, shard_size: int) -> list[tuple[str, list[list]]]:
@@ -224,7 +243,7 @@ def _claim_output(out_dir: Path, fingerprint: dict, overwrite: bool) -> None:
         if p.is_file():
             p.unlink()
     out_dir.mkdir(parents=True, exist_ok=True)
-    state.write_text(json.dumps(fingerprint, indent=1) + "\n", encoding="utf-8")
+    atomic.write_json(state, fingerprint)
 
 
 def _write_shard(path: Path, runs: list[list], cfg: Config, store) -> None:
@@ -233,17 +252,18 @@ def _write_shard(path: Path, runs: list[list], cfg: Config, store) -> None:
 
     from mgpn_keras.datasets import examples
 
-    tmp = path.with_name(path.name + ".tmp")
-    with tf.io.TFRecordWriter(str(tmp)) as writer:
+    with atomic.atomic_path(path) as tmp, tf.io.TFRecordWriter(str(tmp)) as writer:
         for run in runs:
             record = run[0][1]
-            clips = feats.clip_features(
-                store.get(record.video_id), width=cfg.model.input_size,
-                num_sample_clips=cfg.model.num_sample_clips, normalize=cfg.data.normalize,
-                video_id=record.video_id, source=store.path, preset=cfg.name)
+            clips = _stored_features(store, record.video_id, cfg)
             queries = [(ids, r.start, r.end, r.sentence, index) for index, r, ids in run]
             writer.write(examples.encode(record.video_id, record.duration, clips, queries))
-    os.replace(tmp, path)
+
+
+def _stored_features(store, video_id: str, cfg: Config) -> np.ndarray:
+    """A video's checked features as the shards store them: the source's clips, float16/32."""
+    return feats.check_features(store.get(video_id), cfg.model.input_size, video_id,
+                                store.path, cfg.name)
 
 
 def _print_summary(content: dict, path: Path) -> None:
@@ -266,8 +286,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "prepare", help="write TFRecord shards and a manifest from annotations and features",
         description="Read a benchmark's annotations (Charades-STA, TACoS, ActivityNet Captions "
         "or the synthetic benchmark) and video features, tokenise the sentences, look the words "
-        "up in GloVe, L2-normalise and average each video's features to the preset's sampled "
-        "clips as the reference does, and write TFRecord shards and manifest.json. An "
+        "up in GloVe, and write TFRecord shards (each video's features as the source holds them; "
+        "the reference's L2 normalisation and averaging run when the shards are read) and "
+        "manifest.json. An "
         "interrupted run resumes: rerun the same command and finished shards are kept.")
     p.add_argument("--preset", required=True, choices=PRESET_NAMES,
                    help="configuration preset; names the data set, feature width and clip count")
