@@ -32,6 +32,7 @@ Two properties of the reference are kept on purpose:
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 
@@ -150,9 +151,27 @@ def sorted_proposals(joint_prob, duration, num_clips: int) -> tuple[np.ndarray, 
     # argsort over axis -1 runs the same 1-D sort on each row). Everything after it is the
     # protocol's (`protocol.proposals`), as in serving.
     order = np.argsort(prob.reshape(batch, num_clips * num_clips), axis=-1)[:, ::-1]
-    times, scores = ranked_proposals(prob, durations.astype(np.float32), num_clips,
-                                     np.ascontiguousarray(order, np.int32))
+    times, scores = _ranked_proposals(num_clips, prob.dtype.name)(
+        prob, durations.astype(np.float32), np.ascontiguousarray(order, np.int32))
     return times.numpy().astype(np.float64), scores.numpy()
+
+
+# The protocol's graph functions, traced once per geometry / NMS setting (run op by op, small
+# batches would spend their time in Python).
+@functools.lru_cache(maxsize=None)
+def _ranked_proposals(num_clips: int, dtype: str):
+    cells = num_clips * num_clips
+    return tf.function(lambda prob, duration, order: ranked_proposals(prob, duration, num_clips,
+                                                                      order),
+                       input_signature=[tf.TensorSpec([None, num_clips, num_clips], dtype),
+                                        tf.TensorSpec([None], tf.float32),
+                                        tf.TensorSpec([None, cells], tf.int32)])
+
+
+@functools.lru_cache(maxsize=None)
+def _nms_keep(threshold: float, top_k: int):
+    return tf.function(lambda times: nms_keep(times, threshold, top_k),
+                       input_signature=[tf.TensorSpec([None, None, 2], tf.float64)])
 
 
 # ----------------------------------------------------------------------------- NMS
@@ -179,11 +198,7 @@ def nms_indices(times, threshold: float, top_k: int | None) -> np.ndarray:
     limit = count if top_k is None or top_k < 0 else int(top_k)
     if count == 0 or limit == 0:
         return np.full((batch, limit), -1, np.int64)
-    return _nms_keep(tf.constant(times), float(threshold), limit).numpy().astype(np.int64)
-
-
-# Traced once per (threshold, top_k) and batch shape, not run op by op.
-_nms_keep = tf.function(nms_keep, reduce_retracing=True)
+    return _nms_keep(float(threshold), limit)(times).numpy().astype(np.int64)
 
 
 def nms(times, threshold: float, top_k: int | None) -> np.ndarray:
