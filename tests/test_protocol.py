@@ -10,7 +10,7 @@ from mgpn_keras.protocol import clip_averaging
 from mgpn_keras.protocol.interval_iou import interval_iou
 from mgpn_keras.protocol.iou_map import iou_map
 from mgpn_keras.protocol.l2_normalize import l2_normalize
-from mgpn_keras.protocol.nms import NO_MOMENT_SCORE, nms_keep, top_moments
+from mgpn_keras.protocol.nms import NO_MOMENT_SCORE, nms_by_score, nms_keep, top_moments
 from mgpn_keras.protocol.proposals import ranked_proposals
 from mgpn_keras.protocol.word_ids import WordLookup, word_table
 
@@ -103,12 +103,13 @@ def test_nms_and_top_moments_equal_the_oracle(n, top_k, threshold):
 
 
 def test_nms_merges_candidates_of_several_windows():
-    """The reusable form: candidates from two windows, concatenated and sorted by score."""
+    """The reusable form: candidates of two windows, concatenated in any order."""
     times = np.array([[[0.0, 10.0], [50.0, 60.0], [1.0, 10.0], [51.0, 60.0], [20.0, 30.0]]])
     scores = np.array([[0.9, 0.8, 0.7, 0.6, 0.5]])
-    order = np.argsort(-scores, axis=1, kind="stable")
-    keep = nms_keep(np.take_along_axis(times, order[..., None], 1), 0.45, 4).numpy()
-    np.testing.assert_array_equal(keep, [[0, 1, 4, -1]])
+    np.testing.assert_array_equal(nms_keep(times, 0.45, 4).numpy(), [[0, 1, 4, -1]])
+    shuffled = [3, 0, 4, 2, 1]
+    keep = nms_by_score(times[:, shuffled], scores[:, shuffled], 0.45, 4).numpy()
+    np.testing.assert_array_equal(keep, [[1, 4, 2, -1]])  # the same moments, input indices
 
 
 # ----------------------------------------------------------------------------- words

@@ -53,6 +53,27 @@ def nms_keep(times, threshold: float, top_k: int) -> tf.Tensor:
     return tf.reshape(tf.transpose(kept.stack()), [-1, top_k])  # (B, top_k)
 
 
+def nms_by_score(times, scores, threshold: float, top_k: int) -> tf.Tensor:
+    """Greedy NMS of proposals in any order: rank by score, then `nms_keep`.
+
+    For candidates gathered from several sources (e.g. the windows of a long video): pass them
+    concatenated; ties in score keep their input order.
+
+    Args:
+        times: (B, K, 2) [start, end] seconds.
+        scores: (B, K) scores, higher is better.
+        threshold, top_k: as `nms_keep`.
+
+    Returns:
+        (B, top_k) int32 indices into the input's K, best first, -1 where a query has fewer
+        survivors.
+    """
+    order = tf.argsort(scores, axis=-1, direction="DESCENDING", stable=True)  # (B, K)
+    keep = nms_keep(tf.gather(times, order, batch_dims=1), threshold, top_k)
+    picked = tf.gather(order, tf.maximum(keep, 0), batch_dims=1)
+    return tf.where(keep >= 0, picked, -1)
+
+
 def top_moments(joint_prob, duration, num_clips: int, nms_threshold: float, top_k: int,
                 order=None) -> dict[str, tf.Tensor]:
     """The NMS-kept best moments of each query.
