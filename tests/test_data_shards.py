@@ -327,3 +327,28 @@ def test_cli_prepares_the_synthetic_benchmark_without_a_data_dir(tmp_path):
     assert (out / "synthetic-data" / "synthetic.json").is_file()
     features, iou_map = next(iter(make_dataset(manifest, "val", 8, training=False)))
     assert features["clip_features"].shape == (8, 64, 128) and iou_map.shape == (8, 16, 16)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_shards_hold_the_source_features_and_are_no_larger(tmp_path, dtype):
+    """Format 2: the source's clips in its dtype; the batches are what format 1 stored."""
+    data = tmp_path / "data"
+    written = write_layout(data, "activitynet_npy", splits=("test",), width=500,
+                           lengths=(40, 97, 260))
+    for video, x in written["features"].items():
+        np.save(data / "c3d_features" / f"{video}.npy", x.astype(dtype))
+    source = sum(p.stat().st_size for p in (data / "c3d_features").glob("*.npy"))
+    path = prepare(small_config("activitynet_npy", 500), data, tmp_path / "shards",
+                   progress=False)
+    shards = sum(p.stat().st_size for p in path.parent.glob("*.tfrecord"))
+    assert shards <= 1.1 * source, (shards, source)
+    items = list(make_dataset(path, "test", 4, training=False, with_meta=True))
+    k = 0
+    for features, _, meta in items:
+        for b in range(features["clip_features"].shape[0]):
+            video = meta["video_id"][b].numpy().decode()
+            np.testing.assert_array_equal(
+                features["clip_features"][b],
+                model_clips(written["features"][video].astype(dtype), 16, True))
+            k += 1
+    assert k == 9
