@@ -46,11 +46,20 @@ def _source_bytes(root: Path) -> int:
                and (p.suffix in (".npy", ".hdf5", ".h5")))
 
 
-def _worker(args) -> None:
-    """In a subprocess: prepare, or read the test split, with whichever mgpn_keras is on path."""
+def _serve() -> None:
+    """A worker process: one JSON request per stdin line, one JSON reply per stdout line, with
+    whichever mgpn_keras is on its path; TensorFlow is imported once, before any clock."""
     sys.path.insert(0, str(REPO / "tests"))
+    import tensorflow as tf  # noqa: F401
+
+    for line in sys.stdin:
+        reply = _work(argparse.Namespace(**json.loads(line)))
+        print(json.dumps(reply), flush=True)
+
+
+def _work(args) -> dict:
+    """Prepare, or read the test split."""
     import numpy as np
-    import tensorflow as tf  # noqa: F401  (imported before the clock starts)
 
     from mgpn_keras.datasets import make_dataset
     from mgpn_keras.datasets.prepare import prepare
@@ -65,8 +74,7 @@ def _worker(args) -> None:
 
         cfg = preset(cfg.name, model=dict(input_size=width, word_dim=50))
         prepare(cfg, args.data, out, splits=["test"], progress=False)
-        print(json.dumps({"shard_bytes": sum(p.stat().st_size for p in out.glob("*.tfrecord"))}))
-        return
+        return {"shard_bytes": sum(p.stat().st_size for p in out.glob("*.tfrecord"))}
     training = args.worker == "read_train"
     start = time.perf_counter()
     count = 0
@@ -81,17 +89,32 @@ def _worker(args) -> None:
     seconds = time.perf_counter() - start
     if args.save and not training:
         np.savez(args.save, **saved)
-    print(json.dumps({"queries": count, "seconds": seconds}))
+    return {"queries": count, "seconds": seconds}
 
 
-def _run(tree: Path, *argv) -> dict:
-    env = dict(os.environ, PYTHONPATH=str(tree), TF_CPP_MIN_LOG_LEVEL="3",
-               CUDA_VISIBLE_DEVICES="")
-    run = subprocess.run([sys.executable, __file__, *argv], env=env, capture_output=True,
-                         text=True, cwd=tree)
-    if run.returncode != 0:
-        raise SystemExit(f"worker {argv} failed:\n{run.stderr[-3000:]}")
-    return json.loads(run.stdout.strip().splitlines()[-1])
+class Worker:
+    """A `_serve` process on one code tree."""
+
+    def __init__(self, tree: Path):
+        env = dict(os.environ, PYTHONPATH=str(tree), TF_CPP_MIN_LOG_LEVEL="3",
+                   CUDA_VISIBLE_DEVICES="")
+        self.process = subprocess.Popen([sys.executable, __file__, "--serve"], env=env,
+                                        cwd=tree, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        text=True)
+
+    def __call__(self, worker: str, out: Path, **kwargs) -> dict:
+        request = {"worker": worker, "out": str(out), "layout": None, "data": None,
+                   "save": None, **kwargs}
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        if not line:
+            raise SystemExit(f"worker failed on {request} (its stderr is above)")
+        return json.loads(line)
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        self.process.wait()
 
 
 def main() -> None:
@@ -100,15 +123,10 @@ def main() -> None:
                         help="git revision of the format-1 code (default: the last commit "
                         "before format 2)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds")
-    parser.add_argument("--worker", choices=["prepare", "read_eval", "read_train"],
-                        help=argparse.SUPPRESS)
-    parser.add_argument("--layout", help=argparse.SUPPRESS)
-    parser.add_argument("--data", help=argparse.SUPPRESS)
-    parser.add_argument("--out", help=argparse.SUPPRESS)
-    parser.add_argument("--save", help=argparse.SUPPRESS)
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.worker:
-        return _worker(args)
+    if args.serve:
+        return _serve()
 
     sys.path.insert(0, str(REPO / "tests"))
     import numpy as np
@@ -124,7 +142,7 @@ def main() -> None:
     archive_path.write_bytes(archive)
     with tarfile.open(archive_path) as tar:
         tar.extractall(old_tree, filter="data")
-    trees = {"format 1": old_tree, "format 2": REPO}
+    trees = {"format 1": Worker(old_tree), "format 2": Worker(REPO)}
     print(f"load average at start: {os.getloadavg()[0]:.2f} ({os.cpu_count()} CPUs)")
     results = {}
     for layout, (lengths, width) in LAYOUTS.items():
@@ -134,10 +152,9 @@ def main() -> None:
                "mean_clips": statistics.mean(lengths), "width": width}
         for name, tree in trees.items():
             out = tmp / layout / name.replace(" ", "")
-            row[name] = _run(tree, "--worker", "prepare", "--layout", layout, "--data",
-                             str(data), "--out", str(out))
+            row[name] = tree("prepare", out, layout=layout, data=str(data))
             saved = tmp / layout / f"{name.replace(' ', '')}.npz"
-            _run(tree, "--worker", "read_eval", "--out", str(out), "--save", str(saved))
+            tree("read_eval", out, save=str(saved))
         with np.load(tmp / layout / "format1.npz") as a, np.load(tmp / layout / "format2.npz") as b:
             row["bit_equal"] = sorted(a.files) == sorted(b.files) and all(
                 np.array_equal(a[k], b[k]) for k in a.files)
@@ -147,9 +164,11 @@ def main() -> None:
             for _ in range(args.rounds):
                 for name, tree in trees.items():
                     out = tmp / layout / name.replace(" ", "")
-                    r = _run(tree, "--worker", mode, "--out", str(out))
+                    r = tree(mode, out)
                     row[name][mode].append(r["queries"] / r["seconds"])
         results[layout] = row
+    for worker in trees.values():
+        worker.close()
 
     print(f"load average at end: {os.getloadavg()[0]:.2f}")
     print(f"{'layout':18s} {'videos':>6s} {'clips':>6s} {'source MB':>10s} {'fmt1 MB':>8s} "

@@ -35,6 +35,16 @@ def _add(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
     return tf.reduce_sum(tf.stack([a, b]), axis=0)
 
 
+def _pair_levels(x: tf.Tensor) -> tf.Tensor:
+    """The balanced binary sum of a last axis of 2^m values, level by level: (..., 2^m) -> (...).
+
+    ((x0 + x1) + (x2 + x3)) + ... : each level adds neighbours pairwise in one op.
+    """
+    while x.shape[-1] > 1:
+        x = _add(x[..., 0::2], x[..., 1::2])
+    return x[..., 0]
+
+
 def _block_sums(x: tf.Tensor, length: int) -> tf.Tensor:
     """Sums of (..., G, length) blocks over the last axis, in NumPy's order for one block."""
     if length < 8:
@@ -46,9 +56,8 @@ def _block_sums(x: tf.Tensor, length: int) -> tf.Tensor:
     acc = x[..., :8]
     for k in range(1, rows):
         acc = _add(acc, x[..., 8 * k:8 * k + 8])
-    r = [acc[..., j] for j in range(8)]
-    total = _add(_add(_add(r[0], r[1]), _add(r[2], r[3])),
-                 _add(_add(r[4], r[5]), _add(r[6], r[7])))
+    # ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7)), level by level.
+    total = _pair_levels(acc)
     for i in range(8 * rows, length):
         total = _add(total, x[..., i])
     return total
@@ -64,10 +73,15 @@ def pairwise_sum(x: tf.Tensor) -> tf.Tensor:
     sums: dict[int, tf.Tensor] = {}
     for size in sorted({n for _, n in leaves}):
         group = [s for s, n in leaves if n == size]
-        index = [s + i for s in group for i in range(size)]
-        blocks = tf.gather(x, index, axis=-1)
+        if group == list(range(group[0], group[0] + size * len(group), size)):
+            blocks = x[..., group[0]:group[0] + size * len(group)]  # contiguous: no copy
+        else:
+            blocks = tf.gather(x, [s + i for s in group for i in range(size)], axis=-1)
         blocks = tf.reshape(blocks, tf.concat([tf.shape(x)[:-1], [len(group), size]], 0))
         totals = _block_sums(blocks, size)  # (..., G): each block in NumPy's order
+        if len(group) == len(leaves) and len(group) & (len(group) - 1) == 0 and size % 8 == 0:
+            # D = size * 2^m: every split is in the middle, a balanced tree over the blocks.
+            return _pair_levels(totals)
         for g, s in enumerate(group):
             sums[s] = totals[..., g]
 
