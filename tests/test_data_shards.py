@@ -242,8 +242,9 @@ def test_broken_manifests(tmp_path):
         load_manifest(path.parent)
     content["format"] = "mgpn_keras.shards/1"  # averaged float32 features: re-prepare
     path.write_text(json.dumps(content))
-    with pytest.raises(DataError, match=r"shards of format 'mgpn_keras.shards/1', this version "
-                                        r"reads 'mgpn_keras.shards/2'; re-run `mgpn prepare`"):
+    with pytest.raises(DataError, match=r"expected format 'mgpn_keras.shards/2', got "
+                                        r"'mgpn_keras.shards/1' .*prepare the shards again with "
+                                        r"`mgpn prepare`"):
         load_manifest(path.parent)
     with pytest.raises(FileNotFoundError, match=r"manifest .*nowhere.json does not exist"):
         load_manifest(tmp_path / "nowhere.json")

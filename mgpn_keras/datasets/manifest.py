@@ -20,7 +20,6 @@ from mgpn_keras.datasets.errors import DataError
 # 2: records hold each video's features as the source does (own clip count, float16/float32);
 # normalisation and averaging moved into the tf.data map. 1: averaged float32 features.
 FORMAT = "mgpn_keras.shards/2"
-_FORMAT_PREFIX = "mgpn_keras.shards/"
 MANIFEST_NAME = "manifest.json"
 _KEYS = ("preset", "feature_width", "num_sample_clips", "word_dim", "counts", "shards",
          "vectors_file", "config", "vocabulary")
@@ -119,13 +118,7 @@ def load_manifest(path: str | os.PathLike) -> Manifest:
     if not isinstance(data, dict):
         raise DataError(f"manifest {path}: expected a JSON object with format {FORMAT!r}, got "
                         f"{type(data).__name__}")
-    got_format = data.get("format")
-    if isinstance(got_format, str) and got_format.startswith(_FORMAT_PREFIX) \
-            and got_format != FORMAT:
-        raise DataError(f"manifest {path}: shards of format {got_format!r}, this version reads "
-                        f"{FORMAT!r}; re-run `mgpn prepare` into a new folder (or with "
-                        f"--overwrite)")
-    if got_format != FORMAT:
+    if data.get("format") != FORMAT:  # e.g. format 1's averaged shards: prepare again
         raise DataError(f"manifest {path}: expected format {FORMAT!r}, got "
                         f"{data.get('format')!r} (written by another version of mgpn_keras; "
                         f"prepare the shards again with `mgpn prepare`)")
