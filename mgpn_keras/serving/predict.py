@@ -160,7 +160,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "predict", help="query an exported SavedModel: top-k moments of sentences in a video",
         description="Load a SavedModel written by `mgpn export` and print the top-k moments "
         "(seconds) of each --query in the video whose raw clip features are given.")
-    parser.add_argument("--export", required=True, help="the version folder, e.g. export/mgpn/1")
+    parser.add_argument("--export", "--model", dest="export", required=True, metavar="DIR",
+                        help="the version folder, e.g. export/mgpn/1, or a model preset folder "
+                             "or training run folder (its serving graph is built in memory)")
     parser.add_argument("--features", required=True, help="the video's (clips, width) features: "
                         "a .npy file, or an .hdf5 file / folder of .npy files with --video-id")
     parser.add_argument("--video-id", help="the video's key in an .hdf5 file or .npy folder")
@@ -184,7 +186,10 @@ def _main(args) -> int:
         from mgpn_keras.serving.retriever import MomentRetriever
 
         features = read_features(args.features, args.video_id)  # cheap checks first
-        export = MomentRetriever.from_export(args.export)
+        if (Path(args.export) / "saved_model.pb").is_file():
+            export = MomentRetriever.from_export(args.export)
+        else:  # a preset or run folder: the serving graph, built in memory
+            export = MomentRetriever.from_run(args.export)
         result = export.retrieve(features, args.duration, args.query,
                                  with_score_map=bool(args.plot))
     except tf.errors.InvalidArgumentError as exc:

@@ -7,38 +7,40 @@ import os
 
 
 def evaluate_run(run_dir: str, split: str = "test", weights: str = "best", verbose: bool = True,
-                 predictions_out: str | None = None) -> dict:
-    """Load a run's config and weights, evaluate `split`, and merge into its results.json."""
-    from mgpn_keras.config import load_config
-    from mgpn_keras.datasets import check_manifest, load_manifest, make_dataset
-    from mgpn_keras.model import build_mgpn
+                 predictions_out: str | None = None, manifest: str | None = None) -> dict:
+    """Evaluate a trained model's `split` with the reference protocol.
+
+    `run_dir` is a training run folder (the numbers are merged into its results.json) or a
+    preset folder (they are only returned; `manifest` names the data set, which a preset
+    folder does not record).
+    """
+    from mgpn_keras.datasets import check_manifest, make_dataset
+    from mgpn_keras.saving import resolve_model
     from mgpn_keras.training.evaluation import evaluate_model, ordered, write_results
     from mgpn_keras.training.trainer import RunPaths
 
-    paths = RunPaths(run_dir)
-    if not os.path.exists(paths.config):
-        raise FileNotFoundError(f"{run_dir!r} is not a training run: no config.json")
-    cfg = load_config(paths.config)
-    with open(paths.manifest_link, encoding="utf-8") as f:
-        manifest = load_manifest(json.load(f)["manifest"])
-    check_manifest(manifest, cfg)
-    if not manifest.counts.get(split):
-        raise ValueError(f"split {split!r} is not in the prepared data; it has {sorted(manifest.counts)}")
-    weight_file = {"best": paths.best_weights,
-                   "latest": os.path.join(paths.backup, "latest.weights.h5")}.get(weights, weights)
-    if not os.path.exists(weight_file):
-        raise FileNotFoundError(f"no weights at {weight_file!r}")
-    model = build_mgpn(cfg)
-    model.load_weights(weight_file)
-    data = make_dataset(manifest, split, cfg.eval.batch_size, training=False, with_meta=True)
-    results, predictions = evaluate_model(model, data, cfg, progress=verbose, return_predictions=True)
+    if not os.path.isdir(run_dir):
+        raise FileNotFoundError(f"model folder {run_dir!r} does not exist")
+    resolved = resolve_model(run_dir, weights=weights, manifest=manifest)
+    if resolved.manifest is None:
+        raise FileNotFoundError(f"{run_dir!r} names no prepared data set to evaluate on; pass --shards")
+    cfg = resolved.config
+    from mgpn_keras.datasets import load_manifest
+
+    data_set = check_manifest(load_manifest(resolved.manifest), cfg)
+    if not data_set.counts.get(split):
+        raise ValueError(f"split {split!r} is not in the prepared data; it has {sorted(data_set.counts)}")
+    data = make_dataset(data_set, split, cfg.eval.batch_size, training=False, with_meta=True)
+    results, predictions = evaluate_model(resolved.model, data, cfg, progress=verbose, return_predictions=True)
     results = ordered(results, cfg)
-    existing = {}
-    if os.path.exists(paths.results):
-        with open(paths.results, encoding="utf-8") as f:
-            existing = json.load(f)
-    existing[split] = results
-    write_results(paths.results, existing)
+    if resolved.kind == "run":
+        paths = RunPaths(run_dir)
+        existing = {}
+        if os.path.exists(paths.results):
+            with open(paths.results, encoding="utf-8") as f:
+                existing = json.load(f)
+        existing[split] = results
+        write_results(paths.results, existing)
     if predictions_out:
         with open(predictions_out, "w", encoding="utf-8") as f:
             json.dump(predictions, f)
@@ -50,7 +52,12 @@ def add_parser(subparsers) -> None:
         "evaluate", help="re-evaluate a training run",
         description="Evaluate a training run's weights on a split with the reference protocol "
         "(ranking, NMS, R@n at IoU > m, mIoU) and merge the numbers into its results.json.")
-    parser.add_argument("--run-dir", required=True, metavar="DIR", help="the run folder written by train.py")
+    parser.add_argument("--run-dir", "--model", dest="run_dir", required=True, metavar="DIR",
+                        help="the run folder written by train.py, or a model preset folder "
+                             "(e.g. a run's model/; give its data with --shards)")
+    parser.add_argument("--shards", metavar="DIR",
+                        help="prepared shards (folder with manifest.json) to evaluate on "
+                             "(default: the ones the run folder names)")
     parser.add_argument("--split", default="test", help="split to evaluate (default: test)")
     parser.add_argument("--weights", default="best",
                         help="'best' (best checkpoint), 'latest' (last backup) or a .weights.h5 path")
@@ -82,14 +89,20 @@ def _run(args) -> int:
 
     title = f"{args.run_dir}: {args.split} split"
     try:
+        manifest = args.shards
+        if manifest and os.path.isdir(manifest):
+            manifest = os.path.join(manifest, "manifest.json")
         if args.window is None:
             if args.window_overlap is not None or args.data_dir or args.features:
                 raise ValueError("--window-overlap, --data-dir and --features need --window")
             results = evaluate_run(args.run_dir, args.split, args.weights,
-                                   predictions_out=args.predictions)
+                                   predictions_out=args.predictions, manifest=manifest)
         else:
             from mgpn_keras.training.windowed_evaluation import evaluate_run_windowed
 
+            if manifest:
+                raise ValueError("--shards applies without --window; the windowed evaluation reads "
+                                 "the run folder's data set")
             seconds = None if args.window == "auto" else _seconds(args.window)
             results = evaluate_run_windowed(
                 args.run_dir, args.split, args.weights, window_seconds=seconds,
