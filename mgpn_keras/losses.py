@@ -61,7 +61,7 @@ class ScaledIoUBCE(keras.losses.Loss):
         name, reduction: as for `keras.losses.Loss`.
 
     Call arguments:
-        y_true: (B, N, N) or (B, N, N, 1) IoU map (`mgpn_keras.targets.iou_map_numpy`).
+        y_true: (B, N, N) or (B, N, N, 1) IoU map (`mgpn_keras.protocol.iou_map`).
         y_pred: (B, N, N) or (B, N, N, 1) logits (the model's `score_map`).
         sample_weight: optional (B,) per-query weights.
 

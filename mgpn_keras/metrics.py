@@ -15,8 +15,10 @@ The protocol is the reference's (`moment_localization/train.py:get_proposal_resu
    R@r,IoU=t is the mean over queries of `(iou > t)[:r].any()` (strict `>`), and mIoU the
    mean over queries of the top-1 proposal's IoU.
 
-Results are fractions in [0, 1]; `format_table` shows them x100 like the reference.
-Everything here is NumPy on the host: it takes NumPy arrays or eager tensors.
+Results are fractions in [0, 1]; `format_table` shows them x100 like the reference. It takes
+NumPy arrays or eager tensors. The protocol steps (proposals, NMS, interval IoU) are the
+TensorFlow operations of `mgpn_keras.protocol` that serving runs too; only the ranking's sort
+is numpy's, for its tie order (below), and the tallies of hits are NumPy.
 
 Two properties of the reference are kept on purpose:
 - Times are computed in float32 (`float32(i) / N * float32(duration)`, as the reference's
@@ -30,17 +32,23 @@ Two properties of the reference are kept on purpose:
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 
 import numpy as np
 
+import tensorflow as tf
+
 from mgpn_keras.geometry import valid_mask
+from mgpn_keras.protocol.interval_iou import interval_iou
+from mgpn_keras.protocol.nms import nms_keep
+from mgpn_keras.protocol.proposals import ranked_proposals
 
 
 # ----------------------------------------------------------------------------- intervals
 def iou(a, b) -> np.ndarray:
-    """IoU of intervals, the reference's `core.eval.iou`, broadcasting.
+    """IoU of intervals, the reference's `core.eval.iou`, broadcasting (`protocol.interval_iou`).
 
     The union is the hull `max(ends) - min(starts)`, so disjoint intervals give 0. Two
     zero-length intervals at the same point give NaN (0 / 0), as in the reference.
@@ -52,14 +60,7 @@ def iou(a, b) -> np.ndarray:
     Returns:
         (...) float64 IoU. For all pairs of (K, 2) and (M, 2) use `iou(a[:, None], b[None])`.
     """
-    a = np.asarray(a, np.float64)
-    b = np.asarray(b, np.float64)
-    if a.shape[-1:] != (2,) or b.shape[-1:] != (2,):
-        raise ValueError(f"iou expects intervals of shape (..., 2), got {a.shape} and {b.shape}")
-    inter = np.maximum(0.0, np.minimum(a[..., 1], b[..., 1]) - np.maximum(a[..., 0], b[..., 0]))
-    union = np.maximum(0.0, np.maximum(a[..., 1], b[..., 1]) - np.minimum(a[..., 0], b[..., 0]))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return inter / union
+    return interval_iou(np.asarray(a, np.float64), np.asarray(b, np.float64)).numpy()
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -145,25 +146,37 @@ def sorted_proposals(joint_prob, duration, num_clips: int) -> tuple[np.ndarray, 
     prob = _as_maps(joint_prob, num_clips, "joint_prob")
     batch = prob.shape[0]
     durations = _as_durations(duration, batch)
-    flat = prob.reshape(batch, num_clips * num_clips)
-    # Reference: np.argsort(score.ravel())[::-1] per query; the default kind, reversed.
-    # A row-wise argsort over axis -1 runs the same 1-D sort on each row.
-    order = np.argsort(flat, axis=-1)[:, ::-1]
-    start, end = np.divmod(order, num_clips)
-    upper = start <= end  # exactly K = N (N + 1) / 2 per row
-    k = num_clips * (num_clips + 1) // 2
-    start = start[upper].reshape(batch, k)
-    end = end[upper].reshape(batch, k) + 1
-    order = order[upper].reshape(batch, k)
-    idx = np.stack([start, end], axis=-1).astype(np.float32)  # (B, K, 2)
-    times = idx / np.float32(num_clips) * durations.astype(np.float32)[:, None, None]
-    scores = np.take_along_axis(flat, order, axis=-1)
-    return times.astype(np.float64), scores
+    # The reference's ranking, np.argsort(score.ravel())[::-1] per query with numpy's default
+    # kind: it fixes the order of tied scores as the reference's numpy leaves them (a row-wise
+    # argsort over axis -1 runs the same 1-D sort on each row). Everything after it is the
+    # protocol's (`protocol.proposals`), as in serving.
+    order = np.argsort(prob.reshape(batch, num_clips * num_clips), axis=-1)[:, ::-1]
+    times, scores = _ranked_proposals(num_clips, prob.dtype.name)(
+        prob, durations.astype(np.float32), np.ascontiguousarray(order, np.int32))
+    return times.numpy().astype(np.float64), scores.numpy()
+
+
+# The protocol's graph functions, traced once per geometry / NMS setting (run op by op, small
+# batches would spend their time in Python).
+@functools.lru_cache(maxsize=None)
+def _ranked_proposals(num_clips: int, dtype: str):
+    cells = num_clips * num_clips
+    return tf.function(lambda prob, duration, order: ranked_proposals(prob, duration, num_clips,
+                                                                      order),
+                       input_signature=[tf.TensorSpec([None, num_clips, num_clips], dtype),
+                                        tf.TensorSpec([None], tf.float32),
+                                        tf.TensorSpec([None, cells], tf.int32)])
+
+
+@functools.lru_cache(maxsize=None)
+def _nms_keep(threshold: float, top_k: int):
+    return tf.function(lambda times: nms_keep(times, threshold, top_k),
+                       input_signature=[tf.TensorSpec([None, None, 2], tf.float64)])
 
 
 # ----------------------------------------------------------------------------- NMS
 def nms_indices(times, threshold: float, top_k: int | None) -> np.ndarray:
-    """Greedy NMS of proposals already in score order, for a batch at once.
+    """Greedy NMS of proposals already in score order, for a batch at once (`protocol.nms`).
 
     The reference's `core.eval.nms`: take the first remaining proposal, then drop every later
     one whose overlap `inter / (len_a + len_b - inter)` with it is > `threshold` (one equal to
@@ -183,25 +196,9 @@ def nms_indices(times, threshold: float, top_k: int | None) -> np.ndarray:
         raise ValueError(f"times have shape {times.shape}, expected (batch, proposals, 2)")
     batch, count = times.shape[:2]
     limit = count if top_k is None or top_k < 0 else int(top_k)
-    x1, x2 = times[..., 0], times[..., 1]
-    lengths = x2 - x1
-    alive = np.ones((batch, count), bool)
-    keep = np.full((batch, limit), -1, np.int64)
-    rows = np.arange(batch)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        for step in range(min(limit, count)):
-            has = alive.any(axis=1)
-            if not has.any():
-                break
-            first = np.argmax(alive, axis=1)  # the best remaining proposal of each query
-            keep[has, step] = first[has]
-            alive[rows, first] = False
-            xx1 = np.maximum(x1[rows, first][:, None], x1)
-            xx2 = np.minimum(x2[rows, first][:, None], x2)
-            inter = np.maximum(0.0, xx2 - xx1)
-            overlap = inter / (lengths[rows, first][:, None] + lengths - inter)
-            alive &= overlap <= threshold
-    return keep
+    if count == 0 or limit == 0:
+        return np.full((batch, limit), -1, np.int64)
+    return _nms_keep(float(threshold), limit)(times).numpy().astype(np.int64)
 
 
 def nms(times, threshold: float, top_k: int | None) -> np.ndarray:
@@ -250,14 +247,20 @@ def _top_moments_of(prob, durations, num_clips, nms_threshold, top_k):
 
 def _score_queries(moments, gt, recall, iou_thresholds):
     """Per-query hits (B, len(recall), len(iou_thresholds)) and top-1 IoU (B,)."""
-    hits = np.zeros((len(moments), len(recall), len(iou_thresholds)), bool)
-    top1 = np.empty(len(moments), np.float64)
-    for q, (kept, g) in enumerate(zip(moments, gt)):
-        overlap = iou(kept[:, :2], g[None, :])  # (k,), the reference's overlap[:, 0]
-        top1[q] = overlap[0]  # mean(sort(overlap[0])[-3:]) of a single value
+    batch = len(moments)
+    width = max([len(m) for m in moments] + [1])
+    times = np.zeros((batch, width, 2), np.float64)
+    found = np.zeros((batch, width), bool)
+    for q, kept in enumerate(moments):
+        times[q, :len(kept)] = kept[:, :2]
+        found[q, :len(kept)] = True
+    overlap = iou(times, np.asarray(gt, np.float64)[:, None, :])  # (B, k), the reference's
+    top1 = overlap[:, 0]  # mean(sort(overlap[0])[-3:]) of a single value
+    hits = np.zeros((batch, len(recall), len(iou_thresholds)), bool)
+    for b, t in enumerate(iou_thresholds):
+        above = (overlap > t) & found
         for a, r in enumerate(recall):
-            for b, t in enumerate(iou_thresholds):
-                hits[q, a, b] = (overlap > t)[:r].any()
+            hits[:, a, b] = above[:, :r].any(axis=1)
     return hits, top1
 
 

@@ -1,14 +1,29 @@
-"""Video features: the reference's averaging (REFERENCE.md 5.8), normalisation, the stores of
-each layout, and bad feature files."""
+"""Video features: the reference's averaging (REFERENCE.md 5.8) and normalisation as the
+protocol does them, the stores of each layout, and bad feature files."""
 
 import h5py
 import numpy as np
 import pytest
 
 from mgpn_keras.datasets import DataError
-from mgpn_keras.datasets.features import (average_to_fixed_length, clip_features,
-                                          default_feature_path, l2_normalize,
-                                          open_feature_store)
+from mgpn_keras.datasets.features import check_features, default_feature_path, open_feature_store
+from mgpn_keras.protocol import clip_averaging
+from mgpn_keras.protocol.l2_normalize import l2_normalize as protocol_l2_normalize
+
+
+def average_to_fixed_length(x, num_sample_clips):
+    """The protocol's averaging of one video's (clips, width) features."""
+    return clip_averaging.average_to_fixed_length(x[None], num_sample_clips)[0].numpy()
+
+
+def l2_normalize(x):
+    return protocol_l2_normalize(x).numpy()
+
+
+def clip_features(x, *, width, num_sample_clips, normalize, video_id, source, preset=""):
+    """Checked features, normalised and averaged by the protocol, as the pipeline does."""
+    checked = check_features(x, width, video_id, source, preset)
+    return clip_averaging.model_clips(checked[None], num_sample_clips, normalize)[0].numpy()
 
 
 def reference_average(features, num_sample_clips=256):

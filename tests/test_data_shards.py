@@ -13,9 +13,9 @@ from mgpn_keras import cli
 from mgpn_keras.config import preset
 from mgpn_keras.datasets import DataError, check_manifest, load_manifest, make_dataset
 from mgpn_keras.datasets import manifest as manifest_lib
-from mgpn_keras.datasets.features import average_to_fixed_length, l2_normalize
 from mgpn_keras.datasets.glove import load_vectors
 from mgpn_keras.datasets.prepare import prepare, tokenize
+from oracles import model_clips
 
 
 def reference_target(start, end, duration, num_clips):
@@ -69,7 +69,8 @@ def test_round_trip_in_each_layout(tmp_path, layout):
             assert meta["sentence"][b].numpy().decode() == sentence
             np.testing.assert_allclose(meta["times"][b], [start, end], rtol=1e-6)
             np.testing.assert_allclose(meta["duration"][b], duration, rtol=1e-6)
-            clips = average_to_fixed_length(l2_normalize(written["features"][video]), 16)
+            # Bit-equal to what shards of format 1 stored (NumPy, at prepare time).
+            clips = model_clips(written["features"][video], 16, True)
             np.testing.assert_array_equal(features["clip_features"][b], clips)
             tokens = tokenize([sentence])[0]
             wanted = [glove.get(t, np.zeros(50, np.float32)) for t in tokens]
@@ -239,6 +240,12 @@ def test_broken_manifests(tmp_path):
     with pytest.raises(DataError, match=rf"expected format '{manifest_lib.FORMAT}', got "
                                         r"'other/9' \(written by another version"):
         load_manifest(path.parent)
+    content["format"] = "mgpn_keras.shards/1"  # averaged float32 features: re-prepare
+    path.write_text(json.dumps(content))
+    with pytest.raises(DataError, match=r"expected format 'mgpn_keras.shards/2', got "
+                                        r"'mgpn_keras.shards/1' .*prepare the shards again with "
+                                        r"`mgpn prepare`"):
+        load_manifest(path.parent)
     with pytest.raises(FileNotFoundError, match=r"manifest .*nowhere.json does not exist"):
         load_manifest(tmp_path / "nowhere.json")
 
@@ -283,7 +290,8 @@ def test_cli_help_explains_every_option(capsys):
 
 
 def test_a_video_is_stored_once_with_its_queries(tmp_path):
-    """Read the shard with TensorFlow alone: one record per video, features as float32 bytes."""
+    """Read the shard with TensorFlow alone: one record per video, its features as the source
+    holds them (own clip count, float32 bytes)."""
     _, written, path = _prepare(tmp_path, "charades_vgg", splits=("test",), shard_size=100)
     records = list(tf.data.TFRecordDataset(str(path.parent / "test-00000-of-00001.tfrecord")))
     assert len(records) == 3  # 3 videos, 9 queries
@@ -292,8 +300,10 @@ def test_a_video_is_stored_once_with_its_queries(tmp_path):
         feature = tf.train.Example.FromString(record.numpy()).features.feature
         video = feature["video_id"].bytes_list.value[0].decode()
         clips = np.frombuffer(feature["clip_features"].bytes_list.value[0], "<f4")
-        np.testing.assert_array_equal(clips.reshape(16, 12), average_to_fixed_length(
-            l2_normalize(written["features"][video]), 16))
+        raw = written["features"][video]
+        assert feature["num_clips"].int64_list.value[0] == len(raw)
+        assert feature["dtype"].bytes_list.value[0] == b"float32"
+        np.testing.assert_array_equal(clips.reshape(raw.shape), raw)
         assert list(feature["index"].int64_list.value) == [3 * k, 3 * k + 1, 3 * k + 2]
         assert [s.decode() for s in feature["sentence"].bytes_list.value] == \
             [e[4] for e in expected[3 * k: 3 * k + 3]]
@@ -325,3 +335,28 @@ def test_cli_prepares_the_synthetic_benchmark_without_a_data_dir(tmp_path):
     assert (out / "synthetic-data" / "synthetic.json").is_file()
     features, iou_map = next(iter(make_dataset(manifest, "val", 8, training=False)))
     assert features["clip_features"].shape == (8, 64, 128) and iou_map.shape == (8, 16, 16)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_shards_hold_the_source_features_and_are_no_larger(tmp_path, dtype):
+    """Format 2: the source's clips in its dtype; the batches are what format 1 stored."""
+    data = tmp_path / "data"
+    written = write_layout(data, "activitynet_npy", splits=("test",), width=500,
+                           lengths=(40, 97, 260))
+    for video, x in written["features"].items():
+        np.save(data / "c3d_features" / f"{video}.npy", x.astype(dtype))
+    source = sum(p.stat().st_size for p in (data / "c3d_features").glob("*.npy"))
+    path = prepare(small_config("activitynet_npy", 500), data, tmp_path / "shards",
+                   progress=False)
+    shards = sum(p.stat().st_size for p in path.parent.glob("*.tfrecord"))
+    assert shards <= 1.1 * source, (shards, source)
+    items = list(make_dataset(path, "test", 4, training=False, with_meta=True))
+    k = 0
+    for features, _, meta in items:
+        for b in range(features["clip_features"].shape[0]):
+            video = meta["video_id"][b].numpy().decode()
+            np.testing.assert_array_equal(
+                features["clip_features"][b],
+                model_clips(written["features"][video].astype(dtype), 16, True))
+            k += 1
+    assert k == 9

@@ -1,4 +1,4 @@
-"""Scaled-IoU BCE (mgpn_keras.losses) and the IoU target (mgpn_keras.targets)."""
+"""Scaled-IoU BCE (mgpn_keras.losses) and the IoU target (mgpn_keras.protocol.iou_map)."""
 
 from pathlib import Path
 
@@ -10,7 +10,13 @@ import tensorflow as tf
 from mgpn_keras.config import preset
 from mgpn_keras.geometry import valid_mask
 from mgpn_keras.losses import ScaledIoUBCE, scaled_iou_bce
-from mgpn_keras.targets import iou_map_numpy
+from mgpn_keras.protocol.iou_map import iou_map
+
+
+def iou_map_numpy(times, duration, num_clips):
+    """The protocol's IoU map (TensorFlow) as a NumPy array."""
+    return iou_map(np.asarray(times, np.float32), np.asarray(duration, np.float32),
+                   num_clips).numpy()
 
 from conftest import load_fixture_io  # noqa: E402
 

@@ -9,7 +9,7 @@ import pytest
 from data_layouts import small_config, write_layout
 
 from mgpn_keras.datasets import DataError, load_manifest, make_dataset
-from mgpn_keras.datasets.features import average_to_fixed_length, l2_normalize
+from oracles import model_clips
 from mgpn_keras.datasets.prepare import prepare
 
 
@@ -44,7 +44,7 @@ def test_changed_feature_file_and_annotation_rebuild_only_their_shards(tmp_path,
     assert {n for n in before if before[n] != after[n]} == {"test-00001-of-00003.tfrecord"}
     assert manifest.info["shards_rebuilt"] == 1 and manifest.info["shards_reused"] == 2
     np.testing.assert_array_equal(_features_of(manifest, "v_test1"),
-                                  average_to_fixed_length(l2_normalize(new), 16))
+                                  model_clips(new, 16, True))
 
     anno = json.loads((data / "test.json").read_text())
     # words all in the vocabulary already: the ids of the other shards stay as they were

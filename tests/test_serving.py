@@ -85,21 +85,17 @@ def served(tmp_path_factory):
 def in_process(s, queries, videos, durations, top_k=None, nms_threshold=None):
     """The reference path: prepare's tokeniser and ids, NumPy features, the Keras model, then
     `mgpn_keras.metrics.top_moments`. Returns (moments per query, logits)."""
-    from mgpn_keras.datasets.features import clip_features
+    from oracles import model_clips, word_ids
     from mgpn_keras.datasets.prepare import tokenize
-    from mgpn_keras.datasets.vocabulary import word_ids, word_index
     from mgpn_keras.metrics import top_moments
 
     cfg = s.cfg
-    index = word_index(s.vocabulary)
-    ids = [word_ids(index, tokens) for tokens in tokenize(list(queries))]
+    ids = [word_ids(s.vocabulary, tokens) for tokens in tokenize(list(queries))]
     padded = np.zeros((len(ids), max(map(len, ids))), np.int64)
     for b, row in enumerate(ids):
         padded[b, :len(row)] = row
-    clips = np.stack([clip_features(v, width=cfg.model.input_size,
-                                    num_sample_clips=cfg.model.num_sample_clips,
-                                    normalize=cfg.data.normalize, video_id=f"video {b}",
-                                    source="test") for b, v in enumerate(videos)])
+    clips = np.stack([model_clips(v, cfg.model.num_sample_clips, cfg.data.normalize)
+                      for v in videos])
     logits = np.asarray(s.model({"word_vectors": s.vectors[padded],
                                  "query_mask": (padded != 0).astype(np.float32),
                                  "clip_features": clips}, training=False))
@@ -449,7 +445,7 @@ def test_bad_request_through_a_rest_body_fails_in_the_graph(served):
 # ----------------------------------------------------------------------------- graph pieces
 @pytest.mark.parametrize("clips", [1, 2, 31, 32, 33, 64, 100, 257])
 def test_in_graph_averaging_equals_the_reference_exactly(clips):
-    from mgpn_keras.datasets import features
+    import oracles as features
     from mgpn_keras.serving.preprocess import average_to_fixed_length, l2_normalize
 
     x = np.random.default_rng(clips).standard_normal((2, clips, 7)).astype(np.float32)

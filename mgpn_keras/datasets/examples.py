@@ -1,12 +1,15 @@
-"""The tf.train.Example of one video and its queries, as `prepare` writes it.
+"""The tf.train.Example of one video and its queries, as `prepare` writes it (format 2).
 
-A video's clip features are stored once, with all the consecutive queries (in record order) on
-that video: for TACoS, about 130 queries share one (256, 4096) feature block, so per-query
-records would take 100 times the disk. `make_dataset` expands the record into one element per
-query; those elements share the feature tensor in memory.
+A video's clip features are stored once, as the source holds them (its own clip count, float16
+or float32), with all the consecutive queries (in record order) on that video: for TACoS about
+130 queries share one feature block. The reference's per-clip L2 normalisation and averaging to
+`num_sample_clips` happen when the record is read (`queries`, in the `tf.data` map), so a shard
+is no larger than the features it comes from, and one prepared set serves any clip count.
 
 Fields:
-    clip_features  bytes, (num_sample_clips, feature_width) float32, little-endian, row-major
+    clip_features  bytes, (num_clips, feature_width) little-endian, row-major, of `dtype`
+    num_clips      int64, the video's raw clip count
+    dtype          bytes, "float32" or "float16"
     video_id       bytes
     duration       float, the video's duration in seconds
     token_ids      int64 list, the queries' vocabulary ids one after the other (1 = unknown word)
@@ -21,31 +24,43 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from mgpn_keras.protocol.clip_averaging import model_clips
+
+STORED_DTYPES = ("float32", "float16")
+
 
 def encode(video_id: str, duration: float, clip_features: np.ndarray, queries) -> bytes:
     """Serialise one video with its queries.
 
     Args:
         video_id, duration: the video.
-        clip_features: (num_sample_clips, feature_width) float32.
+        clip_features: (num_clips, feature_width) float32 or float16, the checked source.
         queries: sequence of (token_ids, start, end, sentence, index).
     """
     feature = tf.train.Feature
-    raw = np.ascontiguousarray(clip_features, dtype="<f4").tobytes()
+    dtype = np.dtype(clip_features.dtype).name
+    if dtype not in STORED_DTYPES:
+        raise ValueError(f"clip features of {video_id!r} have dtype {dtype}, expected one of "
+                         f"{STORED_DTYPES}")
+    raw = np.ascontiguousarray(clip_features, dtype=np.dtype(dtype).newbyteorder("<")).tobytes()
 
     def ints(values):
         return feature(int64_list=tf.train.Int64List(value=list(values)))
 
+    def strings(values):
+        return feature(bytes_list=tf.train.BytesList(value=list(values)))
+
     example = tf.train.Example(features=tf.train.Features(feature={
-        "clip_features": feature(bytes_list=tf.train.BytesList(value=[raw])),
-        "video_id": feature(bytes_list=tf.train.BytesList(value=[video_id.encode("utf-8")])),
+        "clip_features": strings([raw]),
+        "num_clips": ints([clip_features.shape[0]]),
+        "dtype": strings([dtype.encode("ascii")]),
+        "video_id": strings([video_id.encode("utf-8")]),
         "duration": feature(float_list=tf.train.FloatList(value=[duration])),
         "token_ids": ints(i for q in queries for i in q[0]),
         "num_tokens": ints(len(q[0]) for q in queries),
         "times": feature(float_list=tf.train.FloatList(
             value=[t for q in queries for t in (q[1], q[2])])),
-        "sentence": feature(bytes_list=tf.train.BytesList(
-            value=[q[3].encode("utf-8") for q in queries])),
+        "sentence": strings(q[3].encode("utf-8") for q in queries),
         "index": ints(q[4] for q in queries),
     }))
     return example.SerializeToString()
@@ -53,6 +68,8 @@ def encode(video_id: str, duration: float, clip_features: np.ndarray, queries) -
 
 _SPEC = {
     "clip_features": tf.io.FixedLenFeature([], tf.string),
+    "num_clips": tf.io.FixedLenFeature([], tf.int64),
+    "dtype": tf.io.FixedLenFeature([], tf.string),
     "video_id": tf.io.FixedLenFeature([], tf.string),
     "duration": tf.io.FixedLenFeature([], tf.float32),
     "token_ids": tf.io.RaggedFeature(tf.int64),
@@ -63,22 +80,50 @@ _SPEC = {
 }
 
 
-def queries(serialized, num_sample_clips: int, feature_width: int) -> tf.data.Dataset:
-    """The queries of one serialised video record, one element each (graph-safe).
+def raw_clips(parsed, feature_width: int) -> tf.Tensor:
+    """The stored (num_clips, width) features of a parsed record, as float32 (exact)."""
+    data = parsed["clip_features"]
+    clips = tf.cond(
+        tf.equal(parsed["dtype"], "float16"),
+        lambda: tf.cast(tf.io.decode_raw(data, tf.float16, little_endian=True), tf.float32),
+        lambda: tf.io.decode_raw(data, tf.float32, little_endian=True))
+    return tf.reshape(clips, tf.stack([tf.cast(parsed["num_clips"], tf.int32), feature_width]))
+
+
+def decode(serialized, num_sample_clips: int, feature_width: int, normalize: bool) -> dict:
+    """One serialised video record -> its model-ready features and its queries (graph-safe).
+
+    The video's features are L2-normalised per clip (when `normalize`) and averaged to
+    `num_sample_clips` once per record, by the protocol operations.
+
+    Returns:
+        {"clip_features" float32 (S, width), "duration" float32, "video_id", and per query:
+        "token_ids" int64 ragged (K, None), "times" float32 (K, 2), "sentence" (K,),
+        "index" int64 (K,)}.
+    """
+    parsed = tf.io.parse_single_example(serialized, _SPEC)
+    clips = model_clips(raw_clips(parsed, feature_width)[None], num_sample_clips, normalize)[0]
+    return {
+        "clip_features": tf.ensure_shape(clips, [num_sample_clips, feature_width]),
+        "duration": parsed["duration"], "video_id": parsed["video_id"],
+        "token_ids": tf.RaggedTensor.from_row_lengths(parsed["token_ids"], parsed["num_tokens"]),
+        "times": tf.reshape(parsed["times"], [-1, 2]),
+        "sentence": parsed["sentence"],
+        "index": parsed["index"],
+    }
+
+
+PER_QUERY = ("token_ids", "times", "sentence", "index")
+
+
+def queries(video: dict) -> tf.data.Dataset:
+    """The queries of one `decode`d video, one element each (graph-safe).
 
     Elements: {"token_ids" int64 (L,), "times" float32 (2,), "sentence", "index" int64,
     "clip_features" float32 (S, width) (the same tensor for every query of the video),
     "duration" float32, "video_id"}.
     """
-    parsed = tf.io.parse_single_example(serialized, _SPEC)
-    clips = tf.io.decode_raw(parsed["clip_features"], tf.float32, little_endian=True)
-    video = {"clip_features": tf.reshape(clips, [num_sample_clips, feature_width]),
-             "duration": parsed["duration"], "video_id": parsed["video_id"]}
-    per_query = tf.data.Dataset.from_tensor_slices({
-        "token_ids": tf.RaggedTensor.from_row_lengths(parsed["token_ids"], parsed["num_tokens"]),
-        "times": tf.reshape(parsed["times"], [-1, 2]),
-        "sentence": parsed["sentence"],
-        "index": parsed["index"],
-    })
-    shared = tf.data.Dataset.from_tensors(video).repeat()
+    per_query = tf.data.Dataset.from_tensor_slices({k: video[k] for k in PER_QUERY})
+    shared = tf.data.Dataset.from_tensors(
+        {k: v for k, v in video.items() if k not in PER_QUERY}).repeat()
     return tf.data.Dataset.zip(per_query, shared).map(lambda q, v: {**q, **v})

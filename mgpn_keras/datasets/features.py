@@ -1,4 +1,4 @@
-"""Video features: the stores they come in, checks, and the reference's fixed-length averaging.
+"""Video features: the stores they come in, and the checks a video's features must pass.
 
 Stores (REFERENCE.md 5.8; layouts of microsoft/2D-TAN and Huntersxsx/MGPN `lib/datasets/`):
 
@@ -10,6 +10,9 @@ Stores (REFERENCE.md 5.8; layouts of microsoft/2D-TAN and Huntersxsx/MGPN `lib/d
 
 Video ids are matched exactly first, then with a `.avi` suffix removed or added (TACoS annotation
 ids carry it, some feature files do not) and with ActivityNet's `v_` prefix removed.
+
+The reference's per-clip L2 normalisation and averaging to a fixed clip count are protocol
+operations (`mgpn_keras.protocol`), run in the `tf.data` pipeline and in exported models.
 """
 
 from __future__ import annotations
@@ -179,7 +182,8 @@ def read_npy(path: Path) -> np.ndarray:
 
 def check_features(features: np.ndarray, width: int, video_id: str, source,
                    preset: str = "") -> np.ndarray:
-    """Check a video's raw features and return them as float32 (clips, width).
+    """Check a video's raw features and return them as stored: (clips, width) float16 for a
+    float16 source (cast to float32 in the pipeline, exactly), float32 for any other.
 
     Raises:
         DataError: no clips, not 2-D, another width, or a NaN / infinite value, naming the video,
@@ -196,55 +200,10 @@ def check_features(features: np.ndarray, width: int, video_id: str, source,
         raise DataError(f"{where}: features have width {features.shape[1]}, {expects} {width}")
     if not np.issubdtype(features.dtype, np.number):
         raise DataError(f"{where}: features have dtype {features.dtype}, expected a float array")
-    features = np.asarray(features, np.float32)
+    features = np.asarray(features, np.float16 if features.dtype == np.float16 else np.float32)
     finite = np.isfinite(features)
     if not finite.all():
         clip, channel = np.argwhere(~finite)[0]
         raise DataError(f"{where}: features hold a NaN or infinite value (first at clip {clip}, "
                         f"channel {channel}), expected finite numbers")
     return features
-
-
-def l2_normalize(features: np.ndarray) -> np.ndarray:
-    """Per-clip L2 normalisation, as torch.nn.functional.normalize(x, dim=1) (eps 1e-12)."""
-    norm = np.sqrt(np.sum(np.square(features, dtype=np.float32), axis=1, keepdims=True))
-    return (features / np.maximum(norm, np.float32(1e-12))).astype(np.float32)
-
-
-def sample_indices(num_clips: int, num_sample_clips: int) -> np.ndarray:
-    """Boundaries of `average_to_fixed_length` (REFERENCE.md 5.8): num_sample_clips + 1 ints.
-
-    round(arange(0, S + 1) / S * n) in float32, halves to even, clamped to n - 1.
-    """
-    idxs = np.arange(num_sample_clips + 1, dtype=np.float32) / np.float32(num_sample_clips)
-    idxs = np.round(idxs * np.float32(num_clips)).astype(np.int64)
-    return np.minimum(idxs, num_clips - 1)
-
-
-def average_to_fixed_length(features: np.ndarray, num_sample_clips: int) -> np.ndarray:
-    """The reference's resampling to `num_sample_clips` clips (REFERENCE.md 5.8).
-
-    Output clip k is the mean of features[idxs[k]:idxs[k + 1]], or features[idxs[k]] when that
-    range is empty. As in the reference, the last raw clip is left out whenever the final output
-    clip averages a non-empty range (the clamp to n - 1 and the end-exclusive ranges).
-
-    Args:
-        features: (clips, width) float32.
-    Returns:
-        (num_sample_clips, width) float32.
-    """
-    idxs = sample_indices(features.shape[0], num_sample_clips)
-    out = np.empty((num_sample_clips, features.shape[1]), np.float32)
-    for k in range(num_sample_clips):
-        s, e = idxs[k], idxs[k + 1]
-        out[k] = features[s:e].mean(axis=0) if s < e else features[s]
-    return out
-
-
-def clip_features(raw: np.ndarray, *, width: int, num_sample_clips: int, normalize: bool,
-                  video_id: str, source, preset: str = "") -> np.ndarray:
-    """Checked, optionally L2-normalised, averaged features of one video: (S, width) float32."""
-    features = check_features(raw, width, video_id, source, preset)
-    if normalize:
-        features = l2_normalize(features)
-    return average_to_fixed_length(features, num_sample_clips)

@@ -64,7 +64,7 @@ def load_vectors(words: Iterable[str], glove: str | os.PathLike | None = None, *
     cache.mkdir(parents=True, exist_ok=True)
     names = sorted(vectors)
     matrix = np.stack([vectors[w] for w in names]) if names else np.zeros((0, dim), np.float32)
-    with atomic.atomic_path(cached) as tmp:
+    with atomic.atomic_path(cached) as tmp:  # suffix .npz kept: np.savez adds none
         np.savez(tmp, words=np.array(names, dtype=str), vectors=matrix, dim=dim)
     return vectors, dim
 

@@ -17,7 +17,9 @@ import numpy as np
 from mgpn_keras.config import Config, from_dict
 from mgpn_keras.datasets.errors import DataError
 
-FORMAT = "mgpn_keras.shards/1"
+# 2: records hold each video's features as the source does (own clip count, float16/float32);
+# normalisation and averaging moved into the tf.data map. 1: averaged float32 features.
+FORMAT = "mgpn_keras.shards/2"
 MANIFEST_NAME = "manifest.json"
 _KEYS = ("preset", "feature_width", "num_sample_clips", "word_dim", "counts", "shards",
          "vectors_file", "config", "vocabulary")
@@ -116,7 +118,7 @@ def load_manifest(path: str | os.PathLike) -> Manifest:
     if not isinstance(data, dict):
         raise DataError(f"manifest {path}: expected a JSON object with format {FORMAT!r}, got "
                         f"{type(data).__name__}")
-    if data.get("format") != FORMAT:
+    if data.get("format") != FORMAT:  # e.g. format 1's averaged shards: prepare again
         raise DataError(f"manifest {path}: expected format {FORMAT!r}, got "
                         f"{data.get('format')!r} (written by another version of mgpn_keras; "
                         f"prepare the shards again with `mgpn prepare`)")

@@ -8,38 +8,10 @@ import tensorflow as tf
 
 from mgpn_keras.datasets import examples
 from mgpn_keras.datasets.manifest import Manifest, load_manifest
+from mgpn_keras.protocol.iou_map import iou_map
 
 # Shards, and videos, read at once while training (more in flight mix videos better).
 CYCLE_LENGTH = 16
-
-
-def iou_map(times, duration, num_clips: int) -> tf.Tensor:
-    """The target of REFERENCE.md 5.7: IoU of cell (i, j) with the ground truth.
-
-    Cell (i, j) spans [i * d / N, (j + 1) * d / N]; the cell times are float32 as in the
-    reference, the IoU is computed in float64 (the reference's numpy) and returned as float32.
-    Cells with i > j are 0.
-
-    Args:
-        times: (..., 2) float32 [start, end] seconds.
-        duration: (...) float32 seconds.
-        num_clips: N.
-    Returns:
-        (..., N, N) float32.
-    """
-    times = tf.convert_to_tensor(times, tf.float32)
-    duration = tf.convert_to_tensor(duration, tf.float32)[..., None]
-    idx = tf.range(num_clips, dtype=tf.float32)
-    starts = tf.cast(idx * duration / num_clips, tf.float64)[..., :, None]  # (..., N, 1)
-    ends = tf.cast((idx + 1.0) * duration / num_clips, tf.float64)[..., None, :]  # (..., 1, N)
-    gt = tf.cast(times, tf.float64)
-    gt_start, gt_end = gt[..., 0, None, None], gt[..., 1, None, None]
-    zero = tf.constant(0.0, tf.float64)
-    inter = tf.maximum(zero, tf.minimum(ends, gt_end) - tf.maximum(starts, gt_start))
-    union = tf.maximum(zero, tf.maximum(ends, gt_end) - tf.minimum(starts, gt_start))
-    overlap = tf.math.divide_no_nan(inter, union)
-    upper = tf.linalg.band_part(tf.ones([num_clips, num_clips], tf.float64), 0, -1)
-    return tf.cast(overlap * upper, tf.float32)
 
 
 def make_dataset(manifest: Manifest | str | os.PathLike, split: str, batch_size: int,
@@ -64,7 +36,9 @@ def make_dataset(manifest: Manifest | str | os.PathLike, split: str, batch_size:
         A tf.data.Dataset of `(features, iou_map)` or `(features, iou_map, meta)`:
         features["word_vectors"] float32 (B, L, word_dim), zero for padding and unknown words,
         L the longest query in the batch; features["query_mask"] float32 (B, L), 1 for tokens;
-        features["clip_features"] float32 (B, num_sample_clips, input_size);
+        features["clip_features"] float32 (B, num_sample_clips, input_size): each video's stored
+        clips, L2-normalised per clip (config.data.normalize) and averaged to num_sample_clips
+        in the map, by `mgpn_keras.protocol` (bit-equal to what shards of format 1 stored);
         iou_map float32 (B, N, N) (REFERENCE.md 5.7);
         meta["duration"] float32 (B,), meta["times"] float32 (B, 2) seconds,
         meta["video_id"], meta["sentence"] tf.string (B,), meta["index"] int64 (B,), the
@@ -81,8 +55,10 @@ def make_dataset(manifest: Manifest | str | os.PathLike, split: str, batch_size:
     autotune = tf.data.AUTOTUNE
     ordered = not training or shuffle_seed is not None
 
-    def expand(serialized):  # one video record -> its queries
-        return examples.queries(serialized, num_sample_clips, width)
+    normalize = bool(m.config.data.normalize)
+
+    def decode(serialized):  # one video record -> its model-ready features and queries
+        return examples.decode(serialized, num_sample_clips, width, normalize)
 
     ds = tf.data.Dataset.from_tensor_slices(files)
     if training:
@@ -92,17 +68,20 @@ def make_dataset(manifest: Manifest | str | os.PathLike, split: str, batch_size:
         ds = ds.shuffle(len(files), seed=shuffle_seed, reshuffle_each_iteration=True)
         ds = ds.interleave(tf.data.TFRecordDataset, cycle_length=min(len(files), CYCLE_LENGTH),
                            block_length=1, num_parallel_calls=autotune, deterministic=ordered)
-        ds = ds.interleave(expand, cycle_length=CYCLE_LENGTH, block_length=1,
+        ds = ds.map(decode, num_parallel_calls=autotune, deterministic=ordered)
+        ds = ds.interleave(examples.queries, cycle_length=CYCLE_LENGTH, block_length=1,
                            num_parallel_calls=autotune, deterministic=ordered)
         buffer = min(m.config.train.shuffle_buffer, m.counts[split])
         ds = ds.shuffle(max(buffer, 1), seed=shuffle_seed, reshuffle_each_iteration=True)
     else:
-        # Whole shards are read in parallel, each as one element, and kept in file order, so
-        # the queries come in record order.
+        # Whole shards are read in parallel, each as one element, and kept in file order, and
+        # records are decoded (normalised, averaged) in parallel in order, so the queries come
+        # in record order.
         ds = ds.interleave(lambda f: tf.data.TFRecordDataset(f).batch(1 << 30),
                            cycle_length=min(len(files), 4), block_length=1,
                            num_parallel_calls=autotune, deterministic=True)
-        ds = ds.unbatch().flat_map(expand)
+        ds = ds.unbatch().map(decode, num_parallel_calls=autotune, deterministic=True)
+        ds = ds.flat_map(examples.queries)
 
     def target(item):
         item["iou_map"] = iou_map(item["times"], item["duration"], num_clips)

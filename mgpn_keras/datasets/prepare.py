@@ -1,11 +1,13 @@
 """`mgpn prepare`: annotations + video features + GloVe -> TFRecord shards and a manifest.
 
 For each query: the sentence is tokenised by `QueryTokenizer` and mapped to vocabulary ids; the
-video's features are checked, L2-normalised per clip (config.data.normalize) and averaged to
-config.model.num_sample_clips clips exactly as the reference (REFERENCE.md 5.8). Queries stay in
-record order; each run of consecutive queries on one video becomes one tf.train.Example
+video's features are checked and stored as the source holds them (the video's own clip count,
+float16 or float32; the reference's per-clip L2 normalisation and averaging to
+config.model.num_sample_clips run when `make_dataset` reads them, REFERENCE.md 5.8). Queries stay
+in record order; each run of consecutive queries on one video becomes one tf.train.Example
 (`examples.py`) holding the video's features once, and a shard holds whole runs, at least
-`shard_size` queries (the last shard fewer).
+`shard_size` queries (the last shard fewer). The shards are no larger than the source features
+(plus the queries).
 
 Accounting: every record read is kept or dropped for a named reason (`accounting.py`); the
 manifest counts the drops by reason, one line per split says where the records went, and
@@ -122,14 +124,13 @@ def prepare(cfg: Config, data_dir: str | os.PathLike, out_dir: str | os.PathLike
                         f"file of width {cfg.model.word_dim})")
     vocabulary, matrix = vocab_lib.build_vocabulary(words, vectors, word_dim)
 
-    index = vocab_lib.word_index(vocabulary)
+    ids_of = _word_ids(vocabulary, tokens)
     kept: dict[str, list[tuple[anno.Record, list[int]]]] = {}
     unknown_tokens = total_tokens = 0
     with feats.open_feature_store(feature_path) as store:
         for split in splits:
             kept[split] = []
-            for record, toks in zip(records[split], tokens[split]):
-                ids = vocab_lib.word_ids(index, toks)
+            for record, toks, ids in zip(records[split], tokens[split], ids_of[split]):
                 total_tokens += len(ids)
                 unknown_tokens += ids.count(vocab_lib.UNK_ID)
                 reason = _drop_reason(record, toks, ids, store)
@@ -203,6 +204,25 @@ def prepare(cfg: Config, data_dir: str | os.PathLike, out_dir: str | os.PathLike
         for split in content["counts"]:
             print(_split_line(content, split), flush=True)
     return path
+
+
+def _word_ids(vocabulary: list[str], tokens: dict[str, list[list[str]]]
+              ) -> dict[str, list[list[int]]]:
+    """Each sentence's vocabulary ids, by the protocol's word table (as exported models do)."""
+    import tensorflow as tf
+
+    from mgpn_keras.protocol.word_ids import WordLookup
+
+    lookup = WordLookup(vocabulary)
+    out: dict[str, list[list[int]]] = {}
+    for split, sentences in tokens.items():
+        flat = [t for sentence in sentences for t in sentence]
+        ids = lookup(tf.constant(flat, tf.string)).numpy().tolist() if flat else []
+        out[split], at = [], 0
+        for sentence in sentences:
+            out[split].append(ids[at:at + len(sentence)])
+            at += len(sentence)
+    return out
 
 
 def _drop_reason(record: anno.Record, tokens: list[str], ids: list[int], store) -> str | None:
@@ -301,17 +321,18 @@ def _write_shard(path: Path, runs: list[list], cfg: Config, store) -> None:
 
     from mgpn_keras.datasets import examples
 
-    tmp = path.with_name(path.name + ".tmp")
-    with tf.io.TFRecordWriter(str(tmp)) as writer:
+    with atomic.atomic_path(path) as tmp, tf.io.TFRecordWriter(str(tmp)) as writer:
         for run in runs:
             record = run[0][1]
-            clips = feats.clip_features(
-                store.get(record.video_id), width=cfg.model.input_size,
-                num_sample_clips=cfg.model.num_sample_clips, normalize=cfg.data.normalize,
-                video_id=record.video_id, source=store.path, preset=cfg.name)
+            clips = _stored_features(store, record.video_id, cfg)
             queries = [(ids, r.start, r.end, r.sentence, index) for index, r, ids in run]
             writer.write(examples.encode(record.video_id, record.duration, clips, queries))
-    os.replace(tmp, path)
+
+
+def _stored_features(store, video_id: str, cfg: Config) -> np.ndarray:
+    """A video's checked features as the shards store them: the source's clips, float16/32."""
+    return feats.check_features(store.get(video_id), cfg.model.input_size, video_id,
+                                store.path, cfg.name)
 
 
 def _split_line(content: dict, split: str) -> str:
@@ -338,8 +359,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "prepare", help="write TFRecord shards and a manifest from annotations and features",
         description="Read a benchmark's annotations (Charades-STA, TACoS, ActivityNet Captions "
         "or the synthetic benchmark) and video features, tokenise the sentences, look the words "
-        "up in GloVe, L2-normalise and average each video's features to the preset's sampled "
-        "clips as the reference does, and write TFRecord shards and manifest.json. An "
+        "up in GloVe, and write TFRecord shards (each video's features as the source holds them; "
+        "the reference's L2 normalisation and averaging run when the shards are read) and "
+        "manifest.json. An "
         "interrupted run resumes: rerun the same command and finished shards are kept.")
     p.add_argument("--preset", required=True, choices=PRESET_NAMES,
                    help="configuration preset; names the data set, feature width and clip count")

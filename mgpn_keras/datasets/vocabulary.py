@@ -1,4 +1,4 @@
-"""A data set's vocabulary: word -> id, in Python and in graph.
+"""A data set's vocabulary: the word list and its vector matrix; word -> id is `protocol.word_ids`.
 
 Ids: 0 is padding ("" from `QueryTokenizer`), 1 is unknown, 2.. the words of the vocabulary
 list from index 2 on. Rows 0 and 1 of the vector matrix are zero, so padding and unknown words
@@ -11,8 +11,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-PAD, UNK = "<pad>", "<unk>"
-PAD_ID, UNK_ID = 0, 1
+from mgpn_keras.protocol.word_ids import PAD, PAD_ID, UNK, UNK_ID  # noqa: F401  (re-exported)
 
 
 def build_vocabulary(words: Iterable[str], vectors: dict[str, np.ndarray],
@@ -34,31 +33,12 @@ def build_vocabulary(words: Iterable[str], vectors: dict[str, np.ndarray],
     return [PAD, UNK] + known, matrix
 
 
-def word_index(vocabulary: Sequence[str]) -> dict[str, int]:
-    """word -> id for the words of a vocabulary (ids >= 2), for `word_ids`."""
-    return {w: i for i, w in enumerate(vocabulary[2:], 2)}
-
-
-def word_ids(index: dict[str, int], tokens: Iterable[str]) -> list[int]:
-    """Python lookup with the same ids as `make_lookup`: "" is PAD_ID, unknown words UNK_ID.
-
-    Args:
-        index: `word_index(vocabulary)`.
-        tokens: one query's tokens.
-    """
-    return [index.get(t, UNK_ID) if t else PAD_ID for t in tokens]
-
-
 def make_lookup(vocabulary: Sequence[str]):
-    """A graph-safe word -> id layer (keras StringLookup) for a manifest vocabulary.
+    """A graph-safe word -> id callable for a manifest vocabulary (`protocol.word_ids`).
 
     "" (the tokenizer's padding) maps to 0, words outside the vocabulary to 1, vocabulary[k] to k
-    for k >= 2. It runs in tf.data, tf.function and SavedModel graphs, and is serialisable.
+    for k >= 2. It runs in tf.data, tf.function and SavedModel graphs (a tracked tf.Module).
     """
-    import keras
+    from mgpn_keras.protocol.word_ids import WordLookup
 
-    if list(vocabulary[:2]) != [PAD, UNK]:
-        raise ValueError(f"vocabulary must start with {[PAD, UNK]}, got {list(vocabulary[:2])}")
-    return keras.layers.StringLookup(vocabulary=list(vocabulary[2:]), mask_token="",
-                                     num_oov_indices=1, oov_token=UNK, output_mode="int",
-                                     name="word_ids")
+    return WordLookup(vocabulary)

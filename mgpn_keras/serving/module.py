@@ -5,16 +5,16 @@ data set in a `tf.Module` whose two `tf.function`s become the SavedModel's signa
 
 - `serve` ("serving_default"): query tf.string [batch], video_features float32
   [batch, clips, width] (any clip count), duration float32 [batch] seconds -> start, end,
-  score float32 [batch, top_k], the NMS-kept best moments (`moments.top_moments`); a video
+  score float32 [batch, top_k], the NMS-kept best moments (`protocol.nms.top_moments`); a video
   longer than `window_seconds` is retrieved by overlapping windows batched in the graph
   (`windowing.windowed_moments`), its moments in the video's seconds.
 - `score_map` ("score_map"): the same inputs -> score_map float32 [batch, N, N], the joint
   probabilities `sigmoid(logits) * mask` (row = start clip, column = end clip).
 
 Inside the graph: checks (`validation`), tokenisation (`QueryTokenizer`, tensorflow-text),
-word ids (a static hash table of the vocabulary), word vectors (a variable), per-clip L2
-normalisation and averaging to the preset's sampled length (`preprocess`), the Keras model,
-and ranking with NMS. The traced graph holds only TensorFlow and tensorflow-text ops, so it
+word ids, word vectors (a variable), per-clip L2 normalisation and averaging to the preset's
+sampled length, the Keras model, and ranking with NMS; the protocol operations are those of
+`mgpn_keras.protocol`, which training data and evaluation use too. The traced graph holds only TensorFlow and tensorflow-text ops, so it
 loads without mgpn_keras. Trace it under `portable.portable_tracing(model)` (as
 `export_saved_model` does) so that it needs neither XLA nor cuDNN.
 """
@@ -27,10 +27,12 @@ import numpy as np
 import tensorflow as tf
 
 from mgpn_keras.config import Config
-from mgpn_keras.datasets.vocabulary import PAD, PAD_ID, UNK, UNK_ID
 from mgpn_keras.geometry import valid_mask
 from mgpn_keras.layers.query_tokenizer import QueryTokenizer
-from mgpn_keras.serving import moments, preprocess, validation, windowing
+from mgpn_keras.protocol.clip_averaging import model_clips
+from mgpn_keras.protocol.nms import top_moments
+from mgpn_keras.protocol.word_ids import PAD_ID, UNK_ID, word_ids, word_table
+from mgpn_keras.serving import validation, windowing
 
 INPUT_SIGNATURE = (
     tf.TensorSpec([None], tf.string, name="query"),
@@ -70,10 +72,6 @@ class MomentRetrievalModule(tf.Module):
         m = cfg.model
         vocabulary = list(vocabulary)
         vectors = np.asarray(vectors, np.float32)
-        if vocabulary[:2] != [PAD, UNK]:
-            raise ValueError(f"vocabulary must start with {[PAD, UNK]}, got {vocabulary[:2]}")
-        if len(set(vocabulary)) != len(vocabulary):
-            raise ValueError("vocabulary has repeated words; expected each word once")
         if vectors.shape != (len(vocabulary), m.word_dim):
             raise ValueError(f"vectors have shape {vectors.shape}, expected "
                              f"({len(vocabulary)}, {m.word_dim}) for the vocabulary and "
@@ -119,12 +117,9 @@ class MomentRetrievalModule(tf.Module):
         self.metadata_json = tf.Variable(json.dumps(meta, sort_keys=True),
                                          trainable=False, name="metadata_json")
 
-        # Words -> ids: vocabulary[k] -> k for k >= 2, unknown -> 1 ("" padding -> 0 below).
-        self.word_table = tf.lookup.StaticHashTable(
-            tf.lookup.KeyValueTensorInitializer(
-                tf.constant(vocabulary[2:], tf.string),
-                tf.range(2, len(vocabulary), dtype=tf.int64)),
-            default_value=UNK_ID, name="word_ids")
+        # Words -> ids: vocabulary[k] -> k for k >= 2, unknown -> 1, "" padding -> 0 (checks
+        # the vocabulary's first words and that none repeats).
+        self.word_table = word_table(vocabulary)
         self.word_vectors = tf.Variable(vectors, trainable=False, name="word_vectors")
         # The model's weights; the functions below capture them.
         self.model_variables = [getattr(v, "value", v) for v in model.variables]
@@ -141,8 +136,7 @@ class MomentRetrievalModule(tf.Module):
                 value_checks = validation.check_values(video_features, duration)
             with tf.control_dependencies(value_checks):
                 tokens = tokenizer(tf.identity(query))  # (B, L) padded with ""
-                ids = tf.where(tf.equal(tokens, ""), tf.constant(PAD_ID, tf.int64),
-                               self.word_table.lookup(tokens))  # (B, L)
+                ids = word_ids(self.word_table, tokens)  # (B, L)
                 query_checks = validation.check_queries(query, tokens, ids, UNK_ID,
                                                         vocabulary_size)
             with tf.control_dependencies(query_checks):
@@ -153,8 +147,7 @@ class MomentRetrievalModule(tf.Module):
 
         def probabilities(word_vectors, query_mask, features):
             """Joint probabilities (B, N, N) of raw clip features (B, T, D), one video each."""
-            clips = preprocess.preprocess_video(features, m.num_sample_clips,
-                                                cfg.data.normalize)  # (B, S, D)
+            clips = model_clips(features, m.num_sample_clips, cfg.data.normalize)  # (B, S, D)
             inputs = {"word_vectors": word_vectors, "query_mask": query_mask,
                       "clip_features": clips}
             logits = model(inputs, training=False)  # (B, N, N)
@@ -167,7 +160,7 @@ class MomentRetrievalModule(tf.Module):
 
         def whole_video_moments(query, video_features, duration):
             prob = joint_probabilities(query, video_features, duration)
-            return moments.top_moments(prob, duration, m.num_clips, nms_threshold, top_k)
+            return top_moments(prob, duration, m.num_clips, nms_threshold, top_k)
 
         def windowed_moments(query, video_features, duration):
             word_vectors, query_mask, features = checked_inputs(query, video_features, duration)

@@ -132,9 +132,12 @@ def read_features(path: str | os.PathLike, video_id: str | None = None) -> np.nd
 
 
 def temporal_iou(moment, gt) -> float:
-    inter = max(0.0, min(moment[1], gt[1]) - max(moment[0], gt[0]))
-    union = max(moment[1], gt[1]) - min(moment[0], gt[0])
-    return inter / union if union > 0 else 0.0
+    """IoU of one [start, end] moment with the ground truth (`protocol.interval_iou`); 0 where
+    both are the same empty interval."""
+    from mgpn_keras.protocol.interval_iou import interval_iou
+
+    value = float(interval_iou([moment[0], moment[1]], [gt[0], gt[1]]))
+    return 0.0 if value != value else value  # NaN (0 / 0) -> 0
 
 
 def format_moments(query: str, moments: np.ndarray, gt=None) -> str:

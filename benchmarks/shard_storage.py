@@ -1,0 +1,211 @@
+"""Shard size and `make_dataset` speed: shards of format 2 (source features, averaged in the
+tf.data map) against format 1 (features averaged to num_sample_clips at prepare time).
+
+    python benchmarks/shard_storage.py [--baseline-rev REV] [--rounds 3] [--scale 1.0]
+
+For the Charades-STA I3D `.npy` folder, TACoS HDF5 and ActivityNet HDF5 layouts
+(`tests/data_layouts.py`, real file layouts, clip counts of the real data sets: Charades I3D
+about 2 clips/s of 30 s videos, TACoS several hundred C3D clips, ActivityNet a few hundred), it
+prepares the same data with this tree and with the code at --baseline-rev (extracted with
+`git archive`, run in a subprocess), prints the source's and the shards' bytes, checks that the
+batches of `make_dataset` are bit-equal, and times full passes of the test split (evaluation
+order, and the training pipeline) for both, interleaved round by round in the same run. Each
+worker imports TensorFlow before its clock starts. The numbers are queries/s of the pipeline
+alone, on this machine as loaded as it is (the load average is printed).
+
+data_layouts gives each video 3 queries; the real sets have 2.4 (Charades-STA), ~3.7
+(ActivityNet) and ~130 (TACoS) per video, and the per-video work (decode, normalise, average)
+is shared by a video's queries, so TACoS videos get 120 here. Each read builds the pipeline,
+runs one untimed pass (tracing), then times whole passes of at least 1000 queries.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+# layout -> (clip counts of its test videos, the preset's width)
+LAYOUTS = {
+    "charades_i3d": ([48, 55, 61, 64, 70, 77, 52, 66, 59, 73] * 6, 1024),
+    "tacos": ([420, 610, 880, 530, 740, 960, 380, 700, 820, 460, 560, 650], 4096),
+    "activitynet_hdf5": ([120, 260, 340, 180, 410, 90, 300, 220, 150, 380] * 4, 500),
+}
+BATCH = 32
+MIN_TIMED_QUERIES = 1000
+# Queries per video as in the real test splits (data_layouts writes 3; TACoS has ~130).
+REPEAT_QUERIES = {"tacos": 40}
+
+
+def _repeat_queries(data: Path, layout: str) -> None:
+    """Give each video of a JSON layout `REPEAT_QUERIES[layout]` times its queries."""
+    times = REPEAT_QUERIES.get(layout, 1)
+    if times == 1:
+        return
+    path = data / "test.json"
+    content = json.loads(path.read_text())
+    for video in content.values():
+        video["timestamps"] = video["timestamps"] * times
+        video["sentences"] = video["sentences"] * times
+    path.write_text(json.dumps(content))
+
+
+def _source_bytes(root: Path) -> int:
+    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file()
+               and (p.suffix in (".npy", ".hdf5", ".h5")))
+
+
+def _serve() -> None:
+    """A worker process: one JSON request per stdin line, one JSON reply per stdout line, with
+    whichever mgpn_keras is on its path; TensorFlow is imported once, before any clock."""
+    sys.path.insert(0, str(REPO / "tests"))
+    import tensorflow as tf  # noqa: F401
+
+    for line in sys.stdin:
+        reply = _work(argparse.Namespace(**json.loads(line)))
+        print(json.dumps(reply), flush=True)
+
+
+def _work(args) -> dict:
+    """Prepare, or read the test split."""
+    import numpy as np
+
+    from mgpn_keras.datasets import make_dataset
+    from mgpn_keras.datasets.prepare import prepare
+
+    out = Path(args.out)
+    if args.worker == "prepare":
+        from data_layouts import small_config
+
+        width = LAYOUTS[args.layout][1]
+        cfg = small_config(args.layout, width)
+        from mgpn_keras.config import preset
+
+        cfg = preset(cfg.name, model=dict(input_size=width, word_dim=50))
+        prepare(cfg, args.data, out, splits=["test"], progress=False)
+        return {"shard_bytes": sum(p.stat().st_size for p in out.glob("*.tfrecord"))}
+    training = args.worker == "read_train"
+    dataset = make_dataset(out, "test", BATCH, training, shuffle_seed=0)
+    saved = {}
+    for k, (features, iou_map) in enumerate(dataset):  # untimed: traces the functions
+        if args.save:
+            saved[f"clips{k}"] = features["clip_features"].numpy()
+            saved[f"words{k}"] = features["word_vectors"].numpy()
+            saved[f"iou{k}"] = iou_map.numpy()
+    if args.save:
+        np.savez(args.save, **saved)
+        return {}
+    count = 0
+    start = time.perf_counter()
+    while count < MIN_TIMED_QUERIES:  # whole passes, at least this many queries
+        for _, iou_map in dataset:
+            count += int(iou_map.shape[0])
+    return {"queries": count, "seconds": time.perf_counter() - start}
+
+
+class Worker:
+    """A `_serve` process on one code tree."""
+
+    def __init__(self, tree: Path):
+        env = dict(os.environ, PYTHONPATH=str(tree), TF_CPP_MIN_LOG_LEVEL="3",
+                   CUDA_VISIBLE_DEVICES="")
+        self.process = subprocess.Popen([sys.executable, __file__, "--serve"], env=env,
+                                        cwd=tree, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        text=True)
+
+    def __call__(self, worker: str, out: Path, **kwargs) -> dict:
+        request = {"worker": worker, "out": str(out), "layout": None, "data": None,
+                   "save": None, **kwargs}
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        if not line:
+            raise SystemExit(f"worker failed on {request} (its stderr is above)")
+        return json.loads(line)
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        self.process.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--baseline-rev", default="2e7f17b",
+                        help="git revision of the format-1 code (default: the last commit "
+                        "before format 2)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds")
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        return _serve()
+
+    sys.path.insert(0, str(REPO / "tests"))
+    import numpy as np
+    from data_layouts import write_layout
+
+    tmp = Path(tempfile.mkdtemp(prefix="mgpn-shard-bench-"))
+    old_tree = tmp / "baseline"
+    old_tree.mkdir()
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", args.baseline_rev,
+                              "mgpn_keras", "tests/data_layouts.py"], capture_output=True,
+                             check=True).stdout
+    archive_path = tmp / "baseline.tar"
+    archive_path.write_bytes(archive)
+    with tarfile.open(archive_path) as tar:
+        tar.extractall(old_tree, filter="data")
+    trees = {"format 1": Worker(old_tree), "format 2": Worker(REPO)}
+    print(f"load average at start: {os.getloadavg()[0]:.2f} ({os.cpu_count()} CPUs)")
+    results = {}
+    for layout, (lengths, width) in LAYOUTS.items():
+        data = tmp / layout / "data"
+        write_layout(data, layout, splits=("test",), width=width, lengths=tuple(lengths))
+        _repeat_queries(data, layout)
+        row = {"queries_per_video": 3 * REPEAT_QUERIES.get(layout, 1), "source_bytes": _source_bytes(data), "videos": len(lengths),
+               "mean_clips": statistics.mean(lengths), "width": width}
+        for name, tree in trees.items():
+            out = tmp / layout / name.replace(" ", "")
+            row[name] = tree("prepare", out, layout=layout, data=str(data))
+            saved = tmp / layout / f"{name.replace(' ', '')}.npz"
+            tree("read_eval", out, save=str(saved))
+        with np.load(tmp / layout / "format1.npz") as a, np.load(tmp / layout / "format2.npz") as b:
+            row["bit_equal"] = sorted(a.files) == sorted(b.files) and all(
+                np.array_equal(a[k], b[k]) for k in a.files)
+        for mode in ("read_eval", "read_train"):
+            for name in trees:
+                row[name][mode] = []
+            for _ in range(args.rounds):
+                for name, tree in trees.items():
+                    out = tmp / layout / name.replace(" ", "")
+                    r = tree(mode, out)
+                    row[name][mode].append(r["queries"] / r["seconds"])
+        results[layout] = row
+    for worker in trees.values():
+        worker.close()
+
+    print(f"load average at end: {os.getloadavg()[0]:.2f}")
+    print(f"{'layout':18s} {'videos':>6s} {'clips':>6s} {'source MB':>10s} {'fmt1 MB':>8s} "
+          f"{'fmt2 MB':>8s} {'fmt2/src':>8s} {'bit-equal':>9s}  queries/s eval fmt1 -> fmt2, "
+          f"train fmt1 -> fmt2 (median of {args.rounds}, interleaved)")
+    for layout, row in results.items():
+        src = row["source_bytes"]
+        f1, f2 = row["format 1"], row["format 2"]
+        med = {k: {m: statistics.median(v[m]) for m in ("read_eval", "read_train")}
+               for k, v in (("1", f1), ("2", f2))}
+        print(f"{layout:18s} {row['videos']:6d} {row['mean_clips']:6.0f} {src / 1e6:10.1f} "
+              f"{f1['shard_bytes'] / 1e6:8.1f} {f2['shard_bytes'] / 1e6:8.1f} "
+              f"{f2['shard_bytes'] / src:8.3f} {str(row['bit_equal']):>9s}  "
+              f"{med['1']['read_eval']:7.0f} -> {med['2']['read_eval']:7.0f}, "
+              f"{med['1']['read_train']:7.0f} -> {med['2']['read_train']:7.0f}")
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,122 @@
+"""Per-clip L2 normalisation, `x / max(||x||, 1e-12)`, as torch.nn.functional.normalize.
+
+The sum of squares is added in NumPy's pairwise order (numpy `pairwise_sum`: blocks of at most
+128 values, each summed with eight interleaved accumulators, halves split at a multiple of 8)
+when the axis has a static length. That order makes the result bit-equal to the NumPy
+normalisation `mgpn prepare` used to store (shards of format 1), so batches did not change when
+normalisation moved into the `tf.data` map. Square, sum, sqrt and divide are each IEEE-rounded
+float32 operations, so the result does not depend on the machine.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+# numpy/_core/src/umath/loops_utils.h.src: PW_BLOCKSIZE.
+_BLOCK = 128
+
+
+def _leaves(start: int, length: int) -> list[tuple[int, int]]:
+    """The (start, length) blocks of NumPy's pairwise recursion, in order."""
+    if length <= _BLOCK:
+        return [(start, length)]
+    half = length // 2
+    half -= half % 8
+    return _leaves(start, half) + _leaves(start + half, length - half)
+
+
+def _add(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
+    """a + b, as an op that grappler's arithmetic optimizer leaves alone.
+
+    A chain of plain Adds in a graph (tf.function, tf.data) is rewritten into one AddN, which
+    sums in another order. A sum of two values is the same in any order, so a reduction over a
+    stacked pair is exactly a + b.
+    """
+    return tf.reduce_sum(tf.stack([a, b]), axis=0)
+
+
+def _pair_levels(x: tf.Tensor) -> tf.Tensor:
+    """The balanced binary sum of a last axis of 2^m values, level by level: (..., 2^m) -> (...).
+
+    ((x0 + x1) + (x2 + x3)) + ... : each level adds neighbours pairwise in one op.
+    """
+    while x.shape[-1] > 1:
+        x = _add(x[..., 0::2], x[..., 1::2])
+    return x[..., 0]
+
+
+def _block_sums(x: tf.Tensor, length: int) -> tf.Tensor:
+    """Sums of (..., G, length) blocks over the last axis, in NumPy's order for one block."""
+    if length < 8:
+        total = tf.zeros_like(x[..., 0])
+        for i in range(length):
+            total = _add(total, x[..., i])
+        return total
+    rows = length // 8
+    acc = x[..., :8]
+    for k in range(1, rows):
+        acc = _add(acc, x[..., 8 * k:8 * k + 8])
+    # ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7)), level by level.
+    total = _pair_levels(acc)
+    for i in range(8 * rows, length):
+        total = _add(total, x[..., i])
+    return total
+
+
+def pairwise_sum(x: tf.Tensor) -> tf.Tensor:
+    """Sum over the last axis (static length D) in NumPy's pairwise order: (..., D) -> (...)."""
+    length = x.shape[-1]
+    if length is None:
+        raise ValueError("pairwise_sum needs a static last axis, got shape "
+                         f"{x.shape}")
+    leaves = _leaves(0, int(length))
+    sums: dict[int, tf.Tensor] = {}
+    for size in sorted({n for _, n in leaves}):
+        group = [s for s, n in leaves if n == size]
+        if group == list(range(group[0], group[0] + size * len(group), size)):
+            blocks = x[..., group[0]:group[0] + size * len(group)]  # contiguous: no copy
+        else:
+            blocks = tf.gather(x, [s + i for s in group for i in range(size)], axis=-1)
+        blocks = tf.reshape(blocks, tf.concat([tf.shape(x)[:-1], [len(group), size]], 0))
+        totals = _block_sums(blocks, size)  # (..., G): each block in NumPy's order
+        if len(group) == len(leaves) and len(group) & (len(group) - 1) == 0 and size % 8 == 0:
+            # D = size * 2^m: every split is in the middle, a balanced tree over the blocks.
+            return _pair_levels(totals)
+        for g, s in enumerate(group):
+            sums[s] = totals[..., g]
+
+    def combine(start: int, length: int) -> tf.Tensor:
+        if length <= _BLOCK:
+            return sums[start]
+        half = length // 2
+        half -= half % 8
+        return _add(combine(start, half), combine(start + half, length - half))
+
+    return combine(0, int(length))
+
+
+def l2_normalize(x, axis: int = -1, *, numpy_order: bool = True) -> tf.Tensor:
+    """`x / max(||x||_2, 1e-12)` along `axis` (torch.nn.functional.normalize, eps 1e-12).
+
+    Args:
+        x: float tensor, e.g. video features (clips, width) or (batch, clips, width).
+        axis: the axis normalised (per-clip normalisation: the feature axis, -1).
+        numpy_order: add the squares in NumPy's pairwise order (bit-equal to NumPy, needs a
+            static axis length); False uses `tf.reduce_sum`, whose order is TensorFlow's
+            (the model's hidden features, where no stored data is to be reproduced).
+
+    Returns:
+        A tensor of x's shape and dtype; an all-zero vector stays zero.
+    """
+    x = tf.convert_to_tensor(x)
+    square = tf.square(x)
+    if numpy_order and x.shape[axis] is not None:
+        moved = axis % x.shape.rank != x.shape.rank - 1
+        if moved:
+            square = tf.experimental.numpy.moveaxis(square, axis, -1)
+        total = pairwise_sum(square)[..., None]
+        if moved:
+            total = tf.experimental.numpy.moveaxis(total, -1, axis)
+    else:
+        total = tf.reduce_sum(square, axis=axis, keepdims=True)
+    return x / tf.maximum(tf.sqrt(total), tf.constant(1e-12, x.dtype))
