@@ -94,6 +94,10 @@ class EvalConfig:
     iou_thresholds: list[float] = field(default_factory=lambda: [0.3, 0.5, 0.7])
     batch_size: int = 32
     best_metric: str = "R1@0.5"
+    # The 2D stage's layout wherever the model only infers (evaluation, the per-epoch
+    # evaluation, export, predict): "auto" (the one measured faster for the preset's
+    # geometry), "dense" or "valid_cells". Training always uses "dense". See mgpn_keras.layout.
+    layout: str = "auto"
 
 
 @dataclass
@@ -334,6 +338,11 @@ def validate(cfg: Config) -> None:
              "eval.iou_thresholds", e.iou_thresholds, "a non-empty list of values in [0, 1)")
     _require(isinstance(e.batch_size, int) and e.batch_size > 0, "eval.batch_size",
              e.batch_size, "a positive integer")
+    from mgpn_keras.layout import LAYOUT_SETTINGS, valid_cells_unsupported
+
+    _require(e.layout in LAYOUT_SETTINGS, "eval.layout", e.layout, f"one of {list(LAYOUT_SETTINGS)}")
+    unsupported = valid_cells_unsupported(m) if e.layout == "valid_cells" else None
+    _require(unsupported is None, "eval.layout", e.layout, f"{unsupported}; use 'auto' or 'dense'")
     metrics = metric_names(cfg)
     _require(e.best_metric in metrics, "eval.best_metric", e.best_metric,
              f"one of {metrics}")
