@@ -98,7 +98,8 @@ def test_evaluation_and_serving_in_valid_cells_give_the_dense_answers(name):
     fast, fast_moments = evaluate_model(fast_model, _dataset(cfg, 1), cfg, layout="valid_cells",
                                         return_predictions=True)
     assert fast == dense
-    assert any(0 < v < 1 for v in dense.values())  # metrics that could have differed
+    # Top moments that differ between queries: an equality that could have failed.
+    assert len({tuple(p["moments"][0][:2]) for p in dense_moments}) > 1
     for a, b in zip(dense_moments, fast_moments):
         got, want = np.asarray(b["moments"]), np.asarray(a["moments"])
         np.testing.assert_array_equal(got[:, :2], want[:, :2])  # identical proposals
@@ -132,6 +133,7 @@ RELOAD = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_exported_valid_cell_and_bfloat16_graphs_reloaded_in_a_fresh_process(tmp_path):
     """TACoS's geometry, where "auto" exports the valid-cell layout: moments equal the dense
     model's; --precision mixed_bfloat16 is recorded and leaves the global policy alone."""
