@@ -12,9 +12,15 @@ def map_mask_constant(num_clips: int, num_scale_layers) -> np.ndarray:
 
 
 def l2_normalize(x, axis):
-    """x / max(||x||_2, 1e-12) along `axis`, as torch.nn.functional.normalize."""
+    """x / max(||x||_2, 1e-12) along `axis`, as torch.nn.functional.normalize.
+
+    Computed in float32 whatever x's dtype: in float16 the 1e-12 floor underflows to 0 (0/0
+    on all-zero vectors) and squares above 65504 overflow.
+    """
+    dtype = x.dtype
+    x = ops.cast(x, "float32")
     norm = ops.sqrt(ops.sum(ops.square(x), axis=axis, keepdims=True))
-    return x / ops.maximum(norm, 1e-12)
+    return ops.cast(x / ops.maximum(norm, 1e-12), dtype)
 
 
 def masked_softmax(logits, mask, axis):
