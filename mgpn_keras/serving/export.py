@@ -48,6 +48,8 @@ def check_version_folder(out_dir: str | os.PathLike, overwrite: bool = False) ->
 
 def export_saved_model(model, cfg, vocabulary, vectors, out_dir: str | os.PathLike, *,
                        top_k: int | None = None, nms_threshold: float | None = None,
+                       window_seconds: float | None = None,
+                       window_overlap_seconds: float | None = None,
                        source: dict | None = None, overwrite: bool = False,
                        layout: str | None = None, precision: str | None = None) -> Path:
     """Write the serving SavedModel of a model and its data set's vocabulary.
@@ -64,6 +66,9 @@ def export_saved_model(model, cfg, vocabulary, vectors, out_dir: str | os.PathLi
         out_dir: the version folder, e.g. `export/mgpn/1`.
         top_k: moments per query (default max(cfg.eval.recall)).
         nms_threshold: NMS threshold (default cfg.eval.nms_threshold).
+        window_seconds, window_overlap_seconds: long videos are retrieved by windows of this
+            length in the graph (default cfg.eval's values; None: every video whole);
+            recorded in `mgpn_export.json` as `window_seconds` / `window_stride_seconds`.
         source: facts about where the model came from, recorded in `mgpn_export.json`.
         overwrite: replace a non-empty `out_dir`.
         layout: the 2D stage's layout, "auto", "dense" or "valid_cells" (default
@@ -98,7 +103,9 @@ def export_saved_model(model, cfg, vocabulary, vectors, out_dir: str | os.PathLi
         "precision": model_precision(model),
     }
     module = MomentRetrievalModule(model, cfg, vocabulary, vectors, top_k=top_k,
-                                   nms_threshold=nms_threshold, metadata=info)
+                                   nms_threshold=nms_threshold, window_seconds=window_seconds,
+                                   window_overlap_seconds=window_overlap_seconds,
+                                   metadata=info)
     info = dict(module.metadata)
     info["signatures"] = {
         "serving_default": {
@@ -152,30 +159,23 @@ def find_weights(run_dir: str | os.PathLike) -> Path:
                             f"{os.path.join(paths.backup, 'latest.weights.h5')}")
 
 
-def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike, *,
-               weights: str | os.PathLike | None = None, manifest: str | os.PathLike | None = None,
-               top_k: int | None = None, nms_threshold: float | None = None,
-               overwrite: bool = False, layout: str | None = None,
-               precision: str = "float32") -> Path:
-    """Export a training run folder (config.json, manifest.json, checkpoints/ or backup/).
+def load_run(run_dir: str | os.PathLike, weights: str | os.PathLike | None = None,
+             manifest: str | os.PathLike | None = None, *, layout: str | None = None,
+             precision: str = "float32"):
+    """(model with weights, Config, Manifest, weights file) of a training run folder.
 
     Args:
-        run_dir: the folder `train` wrote.
-        out_dir: the version folder, e.g. `export/mgpn/1`.
+        run_dir: the folder `train` wrote (config.json, manifest.json, checkpoints/).
         weights: a .weights.h5 file (default: the run's best, else its latest backup).
-        manifest: the prepared data set's manifest (default: the one the run recorded); its
-            vocabulary and word vectors go into the export.
-        top_k, nms_threshold: override the preset's values.
-        overwrite: replace a non-empty `out_dir`.
+        manifest: the prepared data set's manifest (default: the one the run recorded).
         layout: the 2D stage's layout (default: the run's `eval.layout`).
-        precision: the exported layers' dtype policy, one of `PRECISIONS`.
+        precision: the layers' dtype policy, one of `PRECISIONS` (default float32).
     """
     from mgpn_keras.config import load_config
     from mgpn_keras.datasets.manifest import load_manifest
     from mgpn_keras.model import build_mgpn
     from mgpn_keras.training.trainer import RunPaths
 
-    check_version_folder(out_dir, overwrite)  # fail before the slow part
     if precision not in PRECISIONS:
         raise ValueError(f"precision {precision!r}; expected one of {list(PRECISIONS)}")
     paths = RunPaths(os.fspath(run_dir))
@@ -193,11 +193,50 @@ def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike, *,
     layout = cfg.eval.layout if layout is None else layout
     model = build_mgpn(cfg, layout=layout, dtype=precision)  # either layout's weights load
     model.load_weights(weights)
-    source = {"run_dir": os.path.abspath(paths.root), "weights": os.path.abspath(weights),
+    return model, cfg, data, weights
+
+
+def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike, *,
+               weights: str | os.PathLike | None = None, manifest: str | os.PathLike | None = None,
+               top_k: int | None = None, nms_threshold: float | None = None,
+               window_seconds: float | None = None, window_overlap_seconds: float | None = None,
+               whole_videos: bool = False, overwrite: bool = False, layout: str | None = None,
+               precision: str = "float32") -> Path:
+    """Export a training run folder (config.json, manifest.json, checkpoints/ or backup/).
+
+    Args:
+        run_dir: the folder `train` wrote.
+        out_dir: the version folder, e.g. `export/mgpn/1`.
+        weights: a .weights.h5 file (default: the run's best, else its latest backup).
+        manifest: the prepared data set's manifest (default: the one the run recorded); its
+            vocabulary and word vectors go into the export.
+        top_k, nms_threshold: override the preset's values.
+        window_seconds, window_overlap_seconds: override the long-video window (default:
+            `windowing.default_window`, twice the training moments' p99 length).
+        whole_videos: no windows, every video retrieved whole.
+        overwrite: replace a non-empty `out_dir`.
+        layout: the 2D stage's layout (default: the run's `eval.layout`, "auto").
+        precision: the exported layers' dtype policy, one of `PRECISIONS`.
+    """
+    from mgpn_keras.serving.windowing import check_window, default_window
+
+    check_version_folder(out_dir, overwrite)  # fail before the slow part
+    if window_seconds is not None:
+        check_window(window_seconds, window_overlap_seconds)
+    model, cfg, data, weights = load_run(run_dir, weights, manifest, layout=layout, precision=precision)
+    if whole_videos:
+        window_seconds, window_overlap_seconds = None, None
+    elif window_seconds is None:
+        window_seconds, default_overlap = default_window(cfg, data)
+        if window_overlap_seconds is None:
+            window_overlap_seconds = default_overlap
+    source = {"run_dir": os.path.abspath(run_dir),
+              "weights": os.path.abspath(weights),
               "manifest": os.path.abspath(data.path)}
     return export_saved_model(model, cfg, data.vocabulary, data.vectors, out_dir, top_k=top_k,
-                              nms_threshold=nms_threshold, source=source, overwrite=overwrite,
-                              layout=layout, precision=precision)
+                              nms_threshold=nms_threshold, window_seconds=window_seconds,
+                              window_overlap_seconds=window_overlap_seconds, source=source,
+                              overwrite=overwrite, layout=layout, precision=precision)
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -225,6 +264,15 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help="dtype policy of the exported layers (default float32); "
                         "mixed_bfloat16 is faster on CPUs with bfloat16 instructions, and its "
                         "scores are float32 but not bit-equal (see docs/serving.md)")
+    parser.add_argument("--window-seconds", type=float, metavar="S",
+                        help="videos longer than S seconds are retrieved by overlapping windows "
+                        "of S seconds in the graph (default: eval.window_seconds, else twice the "
+                        "99th-percentile moment length of the training split, recorded by "
+                        "`mgpn prepare`)")
+    parser.add_argument("--window-overlap-seconds", type=float, metavar="S",
+                        help="overlap of consecutive windows (default: half a window)")
+    parser.add_argument("--whole-videos", action="store_true",
+                        help="no windows: every video is averaged whole, as the reference does")
     parser.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
     parser.set_defaults(func=_main)
     return parser
@@ -236,7 +284,10 @@ def _main(args) -> int:
     try:
         out = export_run(args.run_dir, args.out, weights=args.weights, manifest=args.manifest,
                          top_k=args.top_k, nms_threshold=args.nms_threshold,
-                         overwrite=args.overwrite, layout=args.layout, precision=args.precision)
+                         window_seconds=args.window_seconds,
+                         window_overlap_seconds=args.window_overlap_seconds,
+                         whole_videos=args.whole_videos, overwrite=args.overwrite,
+                         layout=args.layout, precision=args.precision)
     except (ValueError, FileNotFoundError, FileExistsError, DataError) as exc:
         raise SystemExit(f"mgpn export: {exc}") from None
     with open(out / EXPORT_INFO_NAME, encoding="utf-8") as f:
@@ -245,6 +296,9 @@ def _main(args) -> int:
           f"{info['nms_threshold']:g}, features of width {info['input_size']} averaged to "
           f"{info['num_sample_clips']} clips, vocabulary of {info['vocabulary_size']} words; "
           f"{info['layout']} layout, {info['precision']}")
+    if info.get("window_seconds") is not None:
+        print(f"videos longer than {info['window_seconds']:g} s are retrieved by windows of "
+              f"that length every {info['window_stride_seconds']:g} s")
     print(f"serve it with: docker run -p 8501:8501 -v \"{out.parent.resolve()}:/models/mgpn\" "
           f"-e MODEL_NAME=mgpn tensorflow/serving")
     return 0

@@ -7,7 +7,9 @@
 
 It loads the export with `tf.saved_model.load` and calls its signatures, as a server would:
 the features are the raw (clips, width) array of the video; tokenisation, word vectors,
-normalisation and averaging happen in the exported graph.
+normalisation and averaging happen in the exported graph, and so does windowing: a video
+longer than the export's `window_seconds` is retrieved by overlapping windows (the plot then
+shows the windows and the merged moments).
 """
 
 from __future__ import annotations
@@ -176,10 +178,12 @@ def _main(args) -> int:
     from mgpn_keras.datasets.errors import DataError
 
     try:
+        from mgpn_keras.serving.retriever import MomentRetriever
+
         features = read_features(args.features, args.video_id)  # cheap checks first
-        export = load_export(args.export)
-        result = predict(export, args.query, features, args.duration,
-                         with_score_map=bool(args.plot))
+        export = MomentRetriever.from_export(args.export)
+        result = export.retrieve(features, args.duration, args.query,
+                                 with_score_map=bool(args.plot))
     except tf.errors.InvalidArgumentError as exc:
         raise SystemExit(f"mgpn predict: {error_message(exc)}") from None
     except (ValueError, FileNotFoundError, DataError) as exc:
@@ -196,6 +200,7 @@ def _main(args) -> int:
         from mgpn_keras.serving.plot import plot_prediction
 
         mask = valid_mask(export.num_clips, export.info["num_scale_layers"])
-        plot_prediction(args.plot, maps, moments, args.duration, args.query, mask, gt=args.gt)
+        plot_prediction(args.plot, maps, moments, args.duration, args.query, mask, gt=args.gt,
+                        windows=export.windows(len(features), args.duration))
         print(f"plot written to {args.plot}", file=sys.stderr if args.json else sys.stdout)
     return 0

@@ -65,16 +65,54 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--layout", choices=["auto", "dense", "valid_cells"],
                         help="the 2D stage's layout (default: the run's eval.layout, 'auto': the "
                         "one measured faster for the preset; all give the same answers)")
+    window = parser.add_argument_group(
+        "long videos", "--window evaluates by windowed retrieval (the serving graph's): videos "
+        "longer than the window are cut into overlapping windows whose moments are merged. It "
+        "reads the split's annotations and raw features, so any annotated split of long videos "
+        "(e.g. long.json beside the others, --split long) can be evaluated. Results go to "
+        "results.json as '<split>@window'.")
+    window.add_argument("--window", nargs="?", const="auto", metavar="SECONDS",
+                        help="window length in seconds (bare --window: eval.window_seconds, "
+                        "else twice the training moments' 99th-percentile length that "
+                        "`mgpn prepare` recorded)")
+    window.add_argument("--window-overlap", type=float, metavar="SECONDS",
+                        help="overlap of consecutive windows (default: half a window)")
+    window.add_argument("--data-dir", metavar="DIR", help="annotation folder (default: the "
+                        "one the manifest recorded)")
+    window.add_argument("--features", metavar="PATH", help="raw features, .hdf5 file or .npy "
+                        "folder (default: the ones the manifest recorded)")
     parser.set_defaults(func=_run)
 
 
 def _run(args) -> int:
     from mgpn_keras.metrics import format_table
 
+    from mgpn_keras.datasets.errors import DataError
+
+    title = f"{args.run_dir}: {args.split} split"
     try:
-        results = evaluate_run(args.run_dir, args.split, args.weights, predictions_out=args.predictions,
-                               layout=args.layout)
-    except (FileNotFoundError, ValueError) as exc:
+        if args.window is None:
+            if args.window_overlap is not None or args.data_dir or args.features:
+                raise ValueError("--window-overlap, --data-dir and --features need --window")
+            results = evaluate_run(args.run_dir, args.split, args.weights,
+                                   predictions_out=args.predictions, layout=args.layout)
+        else:
+            from mgpn_keras.training.windowed_evaluation import evaluate_run_windowed
+
+            seconds = None if args.window == "auto" else _seconds(args.window)
+            results = evaluate_run_windowed(
+                args.run_dir, args.split, args.weights, window_seconds=seconds,
+                window_overlap_seconds=args.window_overlap, data_dir=args.data_dir,
+                features=args.features, predictions_out=args.predictions)
+            title += ", windowed"
+    except (FileNotFoundError, ValueError, DataError) as exc:
         raise SystemExit(f"error: {exc}") from None
-    print(format_table(results, f"{args.run_dir}: {args.split} split"))
+    print(format_table(results, title))
     return 0
+
+
+def _seconds(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"--window {text!r}: expected a number of seconds") from None
