@@ -36,7 +36,6 @@ def test_speed_benchmark_smoke(tmp_path):
     assert {("inference", "dense", False), ("inference", "valid_cells", False),
             ("inference", "valid_cells", True), ("inference", "served", False), ("train", "dense", False)} <= seen
     served = [r for r in report["results"] if r["path"] == "served"]
-    assert {r["precision"] for r in served} == {"float32", "mixed_bfloat16"}
-    assert all(r["score_dtype"] == "float32" for r in served)
+    assert served and all(r["score_dtype"] == "float32" and r["export_s"] > 0 for r in served)
     text = md.read_text()
     assert "Hand-written text." in text and "<!-- speed.py:begin -->" in text and "| synthetic |" in text
