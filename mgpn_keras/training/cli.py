@@ -60,7 +60,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def resolve_config(args) -> config_lib.Config:
     if args.config:
-        cfg = config_lib.load_config(args.config)
+        try:
+            cfg = config_lib.load_config(args.config)
+        except (FileNotFoundError, ValueError) as exc:
+            raise SystemExit(f"error: {exc}") from None
     else:
         cfg = config_lib.preset(args.preset)
     overrides = {}
