@@ -106,9 +106,13 @@ def l2_normalize(x, axis: int = -1, *, numpy_order: bool = True) -> tf.Tensor:
             (the model's hidden features, where no stored data is to be reproduced).
 
     Returns:
-        A tensor of x's shape and dtype; an all-zero vector stays zero.
+        A tensor of x's shape and dtype; an all-zero vector stays zero. Half-precision input
+        is normalised in float32: in float16 the 1e-12 floor underflows to 0 (0/0 on all-zero
+        vectors) and squares above 65504 overflow.
     """
     x = tf.convert_to_tensor(x)
+    if x.dtype in (tf.float16, tf.bfloat16):
+        return tf.cast(l2_normalize(tf.cast(x, tf.float32), axis, numpy_order=numpy_order), x.dtype)
     square = tf.square(x)
     if numpy_order and x.shape[axis] is not None:
         moved = axis % x.shape.rank != x.shape.rank - 1
