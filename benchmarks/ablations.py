@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from mgpn_keras.config import apply_overrides, preset
-    from mgpn_keras.training.cli import prepare_synthetic
+    from mgpn_keras.training.runs import prepare_synthetic
     from mgpn_keras.tuning.variants import paper_variants, variant_by_key
 
     base = preset("synthetic")

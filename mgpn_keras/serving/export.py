@@ -13,7 +13,6 @@ server watching the base path never loads a half-written version.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -129,7 +128,7 @@ def read_graph_def(export_dir: str | os.PathLike):
 
 def find_weights(run_dir: str | os.PathLike) -> Path:
     """The weights of a run folder: checkpoints/best.weights.h5, else backup/latest.weights.h5."""
-    from mgpn_keras.training.trainer import RunPaths
+    from mgpn_keras.training.runs import RunPaths
 
     paths = RunPaths(os.fspath(run_dir))
     for path in (paths.best_weights, os.path.join(paths.backup, "latest.weights.h5")):
@@ -157,8 +156,7 @@ def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike, *,
     """
     from mgpn_keras.config import load_config
     from mgpn_keras.datasets.manifest import load_manifest
-    from mgpn_keras.model import build_mgpn
-    from mgpn_keras.training.trainer import RunPaths
+    from mgpn_keras.training.runs import RunPaths
 
     check_version_folder(out_dir, overwrite)  # fail before the slow part
     paths = RunPaths(os.fspath(run_dir))
@@ -173,51 +171,11 @@ def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike, *,
             manifest = json.load(f)["manifest"]
     data = load_manifest(manifest)
     weights = Path(weights) if weights is not None else find_weights(run_dir)
+    from mgpn_keras.model import build_mgpn  # TensorFlow: only after the cheap checks
+
     model = build_mgpn(cfg)
     model.load_weights(weights)
     source = {"run_dir": os.path.abspath(paths.root), "weights": os.path.abspath(weights),
               "manifest": os.path.abspath(data.path)}
     return export_saved_model(model, cfg, data.vocabulary, data.vectors, out_dir, top_k=top_k,
                               nms_threshold=nms_threshold, source=source, overwrite=overwrite)
-
-
-def add_parser(subparsers) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
-        "export", help="export a trained run as a SavedModel for TensorFlow Serving",
-        description="Write a SavedModel whose serving_default signature takes query (string), "
-        "video_features (float32 [batch, clips, width], raw clip features) and duration "
-        "(float32 seconds) and returns start, end and score [batch, k]: the top-k moments "
-        "after NMS. Tokenisation, word vectors and feature averaging are in the graph.")
-    parser.add_argument("--run-dir", required=True, help="the training run folder")
-    parser.add_argument("--out", required=True,
-                        help="an integer version folder, e.g. export/mgpn/1")
-    parser.add_argument("--weights", help="a .weights.h5 file (default: the run's best "
-                        "checkpoint, else its latest backup)")
-    parser.add_argument("--manifest", help="the prepared data set's manifest (default: the one "
-                        "recorded in the run folder)")
-    parser.add_argument("--top-k", type=int, help="moments per query (default: the preset's "
-                        "largest recall, 5)")
-    parser.add_argument("--nms-threshold", type=float,
-                        help="NMS threshold (default: the preset's eval.nms_threshold)")
-    parser.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
-    parser.set_defaults(func=_main)
-    return parser
-
-
-def _main(args) -> int:
-    from mgpn_keras.datasets.errors import DataError
-
-    try:
-        out = export_run(args.run_dir, args.out, weights=args.weights, manifest=args.manifest,
-                         top_k=args.top_k, nms_threshold=args.nms_threshold,
-                         overwrite=args.overwrite)
-    except (ValueError, FileNotFoundError, FileExistsError, DataError) as exc:
-        raise SystemExit(f"mgpn export: {exc}") from None
-    with open(out / EXPORT_INFO_NAME, encoding="utf-8") as f:
-        info = json.load(f)
-    print(f"exported {info['preset']} to {out}: top {info['top_k']} moments after NMS at "
-          f"{info['nms_threshold']:g}, features of width {info['input_size']} averaged to "
-          f"{info['num_sample_clips']} clips, vocabulary of {info['vocabulary_size']} words")
-    print(f"serve it with: docker run -p 8501:8501 -v \"{out.parent.resolve()}:/models/mgpn\" "
-          f"-e MODEL_NAME=mgpn tensorflow/serving")
-    return 0

@@ -12,11 +12,9 @@ normalisation and averaging happen in the exported graph.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -110,9 +108,11 @@ def predict(export: LoadedExport, queries: list[str], features: np.ndarray, dura
 
 def read_features(path: str | os.PathLike, video_id: str | None = None) -> np.ndarray:
     """A video's raw features: a .npy file, or a video of an .hdf5 file or .npy folder."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"features {str(path)!r} do not exist")
     from mgpn_keras.datasets import features as feats
 
-    path = Path(path)
     if path.is_file() and path.suffix.lower() == ".npy":
         array = feats.read_npy(path)
     else:
@@ -148,54 +148,3 @@ def format_moments(query: str, moments: np.ndarray, gt=None) -> str:
     if len(moments) == 0:
         lines.append("  (no moment)")
     return "\n".join(lines)
-
-
-def add_parser(subparsers) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
-        "predict", help="query an exported SavedModel: top-k moments of sentences in a video",
-        description="Load a SavedModel written by `mgpn export` and print the top-k moments "
-        "(seconds) of each --query in the video whose raw clip features are given.")
-    parser.add_argument("--export", required=True, help="the version folder, e.g. export/mgpn/1")
-    parser.add_argument("--features", required=True, help="the video's (clips, width) features: "
-                        "a .npy file, or an .hdf5 file / folder of .npy files with --video-id")
-    parser.add_argument("--video-id", help="the video's key in an .hdf5 file or .npy folder")
-    parser.add_argument("--duration", type=float, required=True, help="video length, seconds")
-    parser.add_argument("--query", action="append", required=True,
-                        help="a sentence (repeat for several)")
-    parser.add_argument("--gt", type=float, nargs=2, metavar=("START", "END"),
-                        help="ground-truth moment in seconds: shown with IoU and on the plot")
-    parser.add_argument("--plot", help="write a PNG of the score map and a timeline")
-    parser.add_argument("--json", action="store_true", help="print the moments as JSON")
-    parser.set_defaults(func=_main)
-    return parser
-
-
-def _main(args) -> int:
-    import tensorflow as tf
-
-    from mgpn_keras.datasets.errors import DataError
-
-    try:
-        features = read_features(args.features, args.video_id)  # cheap checks first
-        export = load_export(args.export)
-        result = predict(export, args.query, features, args.duration,
-                         with_score_map=bool(args.plot))
-    except tf.errors.InvalidArgumentError as exc:
-        raise SystemExit(f"mgpn predict: {error_message(exc)}") from None
-    except (ValueError, FileNotFoundError, DataError) as exc:
-        raise SystemExit(f"mgpn predict: {exc}") from None
-    moments, maps = result if args.plot else (result, None)
-    if args.json:
-        print(json.dumps([{"query": q, "moments": [
-            {"start": float(s), "end": float(e), "score": float(c)} for s, e, c in m]}
-            for q, m in zip(args.query, moments)], indent=2))
-    else:
-        print("\n\n".join(format_moments(q, m, args.gt) for q, m in zip(args.query, moments)))
-    if args.plot:
-        from mgpn_keras.geometry import valid_mask
-        from mgpn_keras.serving.plot import plot_prediction
-
-        mask = valid_mask(export.num_clips, export.info["num_scale_layers"])
-        plot_prediction(args.plot, maps, moments, args.duration, args.query, mask, gt=args.gt)
-        print(f"plot written to {args.plot}", file=sys.stderr if args.json else sys.stdout)
-    return 0

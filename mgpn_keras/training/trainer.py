@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass
 
 import keras
 import tensorflow as tf
@@ -15,40 +14,8 @@ from mgpn_keras.training import strategy as strategy_lib
 from mgpn_keras.training.checkpoints import BestCheckpoint
 from mgpn_keras.training.evaluation import EvaluationCallback, evaluate_model, ordered, write_results
 from mgpn_keras.training.resume import StepBackup, restore_backup
+from mgpn_keras.training.runs import RunPaths
 from mgpn_keras.training.schedule import learning_rate_for_epoch
-
-
-@dataclass
-class RunPaths:
-    root: str
-
-    @property
-    def backup(self):
-        return os.path.join(self.root, "backup")
-
-    @property
-    def checkpoints(self):
-        return os.path.join(self.root, "checkpoints")
-
-    @property
-    def logs(self):
-        return os.path.join(self.root, "logs")
-
-    @property
-    def config(self):
-        return os.path.join(self.root, "config.json")
-
-    @property
-    def results(self):
-        return os.path.join(self.root, "results.json")
-
-    @property
-    def best_weights(self):
-        return os.path.join(self.checkpoints, "best.weights.h5")
-
-    @property
-    def manifest_link(self):
-        return os.path.join(self.root, "manifest.json")
 
 
 def compile_model(model: keras.Model, cfg: Config) -> keras.Model:

@@ -1,9 +1,11 @@
-"""`mgpn evaluate`: re-evaluate a training run with the reference protocol."""
+"""Re-evaluate a training run with the reference protocol (what `mgpn evaluate` runs)."""
 
 from __future__ import annotations
 
 import json
 import os
+
+from mgpn_keras.atomic import write_json
 
 
 def evaluate_run(run_dir: str, split: str = "test", weights: str = "best", verbose: bool = True,
@@ -11,14 +13,14 @@ def evaluate_run(run_dir: str, split: str = "test", weights: str = "best", verbo
     """Load a run's config and weights, evaluate `split`, and merge into its results.json."""
     from mgpn_keras.config import load_config
     from mgpn_keras.datasets import check_manifest, load_manifest, make_dataset
-    from mgpn_keras.model import build_mgpn
-    from mgpn_keras.training.evaluation import evaluate_model, ordered, write_results
-    from mgpn_keras.training.trainer import RunPaths
+    from mgpn_keras.training.runs import RunPaths
 
     paths = RunPaths(run_dir)
     if not os.path.exists(paths.config):
         raise FileNotFoundError(f"{run_dir!r} is not a training run: no config.json")
     cfg = load_config(paths.config)
+    if not os.path.isfile(paths.manifest_link):
+        raise FileNotFoundError(f"run folder {run_dir!r} has no manifest.json naming its data set")
     with open(paths.manifest_link, encoding="utf-8") as f:
         manifest = load_manifest(json.load(f)["manifest"])
     check_manifest(manifest, cfg)
@@ -28,6 +30,10 @@ def evaluate_run(run_dir: str, split: str = "test", weights: str = "best", verbo
                    "latest": os.path.join(paths.backup, "latest.weights.h5")}.get(weights, weights)
     if not os.path.exists(weight_file):
         raise FileNotFoundError(f"no weights at {weight_file!r}")
+    # TensorFlow loads only now: the checks above answer a user's mistake in a second.
+    from mgpn_keras.model import build_mgpn
+    from mgpn_keras.training.evaluation import evaluate_model, ordered, write_results
+
     model = build_mgpn(cfg)
     model.load_weights(weight_file)
     data = make_dataset(manifest, split, cfg.eval.batch_size, training=False, with_meta=True)
@@ -40,31 +46,5 @@ def evaluate_run(run_dir: str, split: str = "test", weights: str = "best", verbo
     existing[split] = results
     write_results(paths.results, existing)
     if predictions_out:
-        with open(predictions_out, "w", encoding="utf-8") as f:
-            json.dump(predictions, f)
+        write_json(predictions_out, predictions, indent=None)
     return results
-
-
-def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "evaluate", help="re-evaluate a training run",
-        description="Evaluate a training run's weights on a split with the reference protocol "
-        "(ranking, NMS, R@n at IoU > m, mIoU) and merge the numbers into its results.json.")
-    parser.add_argument("--run-dir", required=True, metavar="DIR", help="the run folder written by train.py")
-    parser.add_argument("--split", default="test", help="split to evaluate (default: test)")
-    parser.add_argument("--weights", default="best",
-                        help="'best' (best checkpoint), 'latest' (last backup) or a .weights.h5 path")
-    parser.add_argument("--predictions", metavar="FILE.json",
-                        help="also write every query's top moments to this JSON file")
-    parser.set_defaults(func=_run)
-
-
-def _run(args) -> int:
-    from mgpn_keras.metrics import format_table
-
-    try:
-        results = evaluate_run(args.run_dir, args.split, args.weights, predictions_out=args.predictions)
-    except (FileNotFoundError, ValueError) as exc:
-        raise SystemExit(f"error: {exc}") from None
-    print(format_table(results, f"{args.run_dir}: {args.split} split"))
-    return 0

@@ -1,0 +1,78 @@
+"""`mgpn predict`: query an exported SavedModel with a video's features and sentences."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from mgpn_keras.cli.arguments import HelpFormatter, add_logging_arguments
+from mgpn_keras.cli.errors import UsageError
+
+DESCRIPTION = """\
+Load a SavedModel written by `mgpn export` (with tf.saved_model.load, as a server would)
+and print the top-k moments (seconds) of each --query in the video whose raw clip features
+are given; tokenisation, word vectors, normalisation and averaging happen in the graph.
+
+Inputs: the export's version folder (--export), the video's raw (clips, width) features
+(--features: a .npy file, or an .hdf5 file / folder of .npy files with --video-id), its
+--duration and one or more --query. Outputs: a table (or --json) on stdout; with --plot, a
+PNG of the score map and a timeline.
+
+Examples:
+  mgpn predict --export export/mgpn/1 --features video.npy --duration 30.5 \\
+      --query "person opens the door" --gt 3.1 9.8 --plot out.png
+  mgpn predict --export export/mgpn/1 --features charades_vgg_rgb.hdf5 --video-id 3MSZA \\
+      --duration 30.5 --query "person opens the door"
+"""
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "predict", help="query an exported SavedModel: top-k moments of sentences in a video",
+        description=DESCRIPTION, formatter_class=HelpFormatter)
+    parser.add_argument("--export", required=True, help="the version folder, e.g. export/mgpn/1")
+    parser.add_argument("--features", required=True, help="the video's (clips, width) features: "
+                        "a .npy file, or an .hdf5 file / folder of .npy files with --video-id")
+    parser.add_argument("--video-id", help="the video's key in an .hdf5 file or .npy folder")
+    parser.add_argument("--duration", type=float, required=True, help="video length, seconds")
+    parser.add_argument("--query", action="append", required=True,
+                        help="a sentence (repeat for several)")
+    parser.add_argument("--gt", type=float, nargs=2, metavar=("START", "END"),
+                        help="ground-truth moment in seconds: shown with IoU and on the plot")
+    parser.add_argument("--plot", help="write a PNG of the score map and a timeline")
+    parser.add_argument("--json", action="store_true", help="print the moments as JSON")
+    add_logging_arguments(parser, quiet_help="no 'plot written' note")
+    parser.set_defaults(func=run)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    from mgpn_keras.serving.predict import (error_message, format_moments, load_export, predict,
+                                            read_features)
+
+    features = read_features(args.features, args.video_id)  # cheap checks first
+    export = load_export(args.export)
+    import tensorflow as tf
+
+    try:
+        result = predict(export, args.query, features, args.duration, with_score_map=bool(args.plot))
+    except tf.errors.InvalidArgumentError as exc:
+        # The graph's own checks: their first line says what was wrong with the request.
+        raise UsageError(error_message(exc)) from None
+    moments, maps = result if args.plot else (result, None)
+    if args.json:
+        print(json.dumps([{"query": q, "moments": [
+            {"start": float(s), "end": float(e), "score": float(c)} for s, e, c in m]}
+            for q, m in zip(args.query, moments)], indent=2))
+    else:
+        print("\n\n".join(format_moments(q, m, args.gt) for q, m in zip(args.query, moments)))
+    if args.plot:
+        from mgpn_keras.geometry import valid_mask
+        from mgpn_keras.serving.plot import plot_prediction
+
+        mask = valid_mask(export.num_clips, export.info["num_scale_layers"])
+        plot_prediction(args.plot, maps, moments, args.duration, args.query, mask, gt=args.gt)
+        if not args.quiet:
+            print(f"plot written to {args.plot}", file=sys.stderr if args.json else sys.stdout)
+    return 0
