@@ -478,8 +478,9 @@ def write_markdown(path: str, text: str) -> None:
     else:
         new = (old.rstrip("\n") + "\n\n" if old else "# Benchmarks\n\n") + block
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(new)
+    from mgpn_keras.atomic import write_text
+
+    write_text(path, new)
 
 
 # ----------------------------------------------------------------------------- main
@@ -575,9 +576,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     report["summary"] = summarise(results)
     os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
-    with open(output, "w", encoding="utf-8") as f:
-        json.dump(report, f, indent=2)
-        f.write("\n")
+    from mgpn_keras.atomic import write_json
+
+    write_json(output, report, indent=2)
     print(f"wrote {output}")
     if md:
         write_markdown(md, markdown(report))

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 import time
 
 import keras
 import tensorflow as tf
 
+from mgpn_keras.atomic import write_json
 from mgpn_keras.config import Config, metric_names, save_config
 from mgpn_keras.training import strategy as strategy_lib
 from mgpn_keras.training.checkpoints import BestCheckpoint
@@ -64,8 +64,7 @@ def train(cfg: Config, manifest_path: str, output_dir: str, *, strategy: tf.dist
     os.makedirs(paths.root, exist_ok=True)
     if chief:
         save_config(cfg, paths.config)
-        with open(paths.manifest_link, "w", encoding="utf-8") as f:
-            json.dump({"manifest": os.path.abspath(os.fspath(manifest_path))}, f)
+        write_json(paths.manifest_link, {"manifest": os.path.abspath(os.fspath(manifest_path))})
     split = selection_split(manifest)
     with strategy.scope():
         model = compile_model(build_mgpn(cfg), cfg)
@@ -127,9 +126,9 @@ def train(cfg: Config, manifest_path: str, output_dir: str, *, strategy: tf.dist
         results[which] = ordered(evaluate_model(model, eval_dataset(which), cfg), cfg)
     if chief:
         write_results(paths.results, results)
-        with open(os.path.join(paths.root, "summary.json"), "w", encoding="utf-8") as f:
-            json.dump({"best_epoch": state.best_epoch, f"best_val_{cfg.eval.best_metric}": state.best_value,
-                       "selection_split": split, "train_seconds_this_process": round(train_seconds, 1),
-                       "metrics": metric_names(cfg)}, f, indent=2)
+        write_json(paths.summary, {
+            "best_epoch": state.best_epoch, f"best_val_{cfg.eval.best_metric}": state.best_value,
+            "selection_split": split, "train_seconds_this_process": round(train_seconds, 1),
+            "metrics": metric_names(cfg)}, indent=2)
     model.run_paths = paths  # for callers that want the folder layout
     return results
