@@ -12,6 +12,7 @@ from mgpn_keras.atomic import write_json
 from mgpn_keras.config import Config, metric_names, save_config
 from mgpn_keras.training import strategy as strategy_lib
 from mgpn_keras.training.checkpoints import BestCheckpoint
+from mgpn_keras.training.epoch_logs import EpochProgressBar, metric_prefix, selection_key
 from mgpn_keras.training.evaluation import EvaluationCallback, evaluate_model, ordered, write_results
 from mgpn_keras.training.resume import StepBackup, restore_backup
 from mgpn_keras.training.runs import RunPaths
@@ -86,13 +87,14 @@ def train(cfg: Config, manifest_path: str, output_dir: str, *, strategy: tf.dist
 
     backup = StepBackup(paths.backup, state, cfg.train.backup_every_steps)
     callbacks = [
-        EvaluationCallback(eval_dataset, cfg, split, prefix="val_", log_dir=paths.logs if chief else None,
-                           verbose=verbose),
-        BestCheckpoint(paths.checkpoints, f"val_{cfg.eval.best_metric}", state, enabled=True,
+        EvaluationCallback(eval_dataset, cfg, split, prefix=metric_prefix(split),
+                           log_dir=paths.logs if chief else None, verbose=verbose),
+        BestCheckpoint(paths.checkpoints, selection_key(cfg.eval.best_metric, split), state, enabled=True,
                        verbose=verbose),
         keras.callbacks.CSVLogger(os.path.join(paths.logs, "epochs.csv"), append=True),
         keras.callbacks.TensorBoard(paths.logs, write_graph=False, profile_batch=0),
         *(extra_callbacks or []),
+        *([EpochProgressBar()] if verbose else []),
         backup,  # last: it records the epoch as finished only after the others ran
     ]
     os.makedirs(paths.logs, exist_ok=True)
@@ -127,7 +129,7 @@ def train(cfg: Config, manifest_path: str, output_dir: str, *, strategy: tf.dist
     if chief:
         write_results(paths.results, results)
         write_json(paths.summary, {
-            "best_epoch": state.best_epoch, f"best_val_{cfg.eval.best_metric}": state.best_value,
+            "best_epoch": state.best_epoch, f"best_{selection_key(cfg.eval.best_metric, split)}": state.best_value,
             "selection_split": split, "train_seconds_this_process": round(train_seconds, 1),
             "metrics": metric_names(cfg)}, indent=2)
     model.run_paths = paths  # for callers that want the folder layout

@@ -9,15 +9,20 @@ import keras_tuner
 import tensorflow as tf
 
 from mgpn_keras.config import Config
+from mgpn_keras.training.epoch_logs import metric_prefix, selection_key
 from mgpn_keras.tuning.search_space import SearchSpace
 
 
-def objective_for(cfg: Config) -> keras_tuner.Objective:
-    """The search objective: the selection metric on the validation split, maximised.
+def objective_for(cfg: Config, manifest=None) -> keras_tuner.Objective:
+    """The search objective: the selection metric on the selection split, maximised.
 
-    `val_R1@0.5` with the presets' `eval.best_metric`, as logged by `EvaluationCallback`.
+    `val_R1@0.5` with the presets' `eval.best_metric`, as logged by `EvaluationCallback`;
+    `test_R1@0.5` for a `manifest` without a val split (Charades-STA).
     """
-    return keras_tuner.Objective(f"val_{cfg.eval.best_metric}", direction="max")
+    from mgpn_keras.training.trainer import selection_split
+
+    split = selection_split(manifest) if manifest is not None else "val"
+    return keras_tuner.Objective(selection_key(cfg.eval.best_metric, split), direction="max")
 
 
 class MGPNHyperModel(keras_tuner.HyperModel):
@@ -93,7 +98,8 @@ class MGPNHyperModel(keras_tuner.HyperModel):
         schedule = keras.callbacks.LearningRateScheduler(lambda epoch, _: learning_rate_for_epoch(cfg, epoch))
         # First the schedule and the evaluation, then keras-tuner's callbacks, which read
         # the objective from the logs that EvaluationCallback filled.
-        evaluation = EvaluationCallback(eval_dataset, cfg, split, prefix="val_", verbose=verbose)
+        evaluation = EvaluationCallback(eval_dataset, cfg, split, prefix=metric_prefix(split),
+                                        verbose=verbose)
         all_callbacks = [schedule, evaluation, *(callbacks or [])]
         return model.fit(data, epochs=epochs, initial_epoch=initial_epoch, callbacks=all_callbacks,
                          shuffle=False, verbose=verbose)
