@@ -60,8 +60,13 @@ def run_parsed(parser: argparse.ArgumentParser, argv: list[str] | None = None) -
     verbose = bool(getattr(args, "verbose", False))
     configure_logging(verbose)
     prog = _command_prog(parser, args)
-    with report_user_errors(prog, verbose):
-        return int(func(args) or 0)
+    try:
+        with report_user_errors(prog, verbose):
+            return int(func(args) or 0)
+    except KeyboardInterrupt:
+        # Finished work is on disk (backups, shards, trials): rerunning the command resumes.
+        print(f"{prog}: interrupted", file=sys.stderr, flush=True)
+        return 130
 
 
 def _command_parser(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
