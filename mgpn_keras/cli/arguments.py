@@ -64,8 +64,8 @@ def add_logging_arguments(parser: argparse.ArgumentParser, quiet_aliases: Iterab
     group = parser.add_argument_group("output")
     group.add_argument("--quiet", *quiet_aliases, dest="quiet", action="store_true", help=quiet_help)
     group.add_argument("--verbose", action="store_true",
-                       help="also show TensorFlow's start-up log lines and, on an error, its "
-                            "traceback")
+                       help="also show TensorFlow's C++ log lines (its start-up notices among "
+                            "them) and, on an error, the traceback")
 
 
 def parse_key_values(items: Iterable[str], flag: str = "--set") -> dict[str, str]:

@@ -13,6 +13,12 @@ of TensorFlow (and its device discovery, which logs the cuInit line) runs with f
 descriptor 2 pointed at a temporary file; afterwards every line that is not one of these
 notices is written to the real stderr, so a genuine import error is still seen. TensorFlow is
 imported only when a command first needs it: `mgpn --help` and errors found before it stay fast.
+
+Later C++ log lines do honour TF_CPP_MIN_LOG_LEVEL; some are ERROR-level notices too (on a
+CPU machine, while training: "oneDNN supports DT_BOOL only on platforms with AVX-512. Falling
+back to the default Eigen-based implementation"), so without --verbose the level is 3. A real
+failure still reaches the user: TensorFlow raises it as a Python exception, which the command
+reports.
 """
 
 from __future__ import annotations
@@ -93,13 +99,14 @@ class _QuietTensorFlowImport(importlib.abc.MetaPathFinder):
 
 
 def configure_logging(verbose: bool) -> None:
-    """Call before TensorFlow is imported: hide its start-up notices, or with `verbose` show
-    all of its C++ log lines."""
+    """Call before TensorFlow is imported: hide its start-up notices and C++ log lines, or with
+    `verbose` show all of them. Once TensorFlow is imported (by a caller in the same process,
+    e.g. a test) it is too late for either, and nothing is changed."""
+    if "tensorflow" in sys.modules:
+        return
     if verbose:
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
         return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if "tensorflow" in sys.modules:
-        return  # too late to catch them (imported by the caller, e.g. a test)
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
     if not any(isinstance(f, _QuietTensorFlowImport) for f in sys.meta_path):
         sys.meta_path.insert(0, _QuietTensorFlowImport())
