@@ -166,3 +166,10 @@ def test_tensorflow_start_up_lines_only_with_verbose(inputs):
     assert lines[-1] == quiet.strip() and "Traceback (most recent call last)" in verbose
     # TensorFlow's C++ log lines look like "I0000 00:00:1796157115.699293 8294 port.cc:153] ..."
     assert any(line[:1] in "IWE" and line[1:5].isdigit() and "] " in line for line in lines), verbose
+
+
+def test_library_modules_hold_no_argparse():
+    package = REPO / "mgpn_keras"
+    outside = [str(p.relative_to(REPO)) for p in package.rglob("*.py")
+               if package / "cli" not in p.parents and "argparse" in p.read_text(encoding="utf-8")]
+    assert outside == []
