@@ -96,6 +96,13 @@ class EvalConfig:
     iou_thresholds: list[float] = field(default_factory=lambda: [0.3, 0.5, 0.7])
     batch_size: int = 32
     best_metric: str = "R1@0.5"
+    # Long videos (mgpn_keras.serving.windowing): a video longer than window_seconds is cut
+    # into windows of that length, overlapping by window_overlap_seconds, and their moments
+    # merged. None: twice the p99 of the training moments' lengths, which `mgpn prepare`
+    # records (mgpn_keras.datasets.durations says why), and an overlap of half a window.
+    window_seconds: float | None = None
+    window_overlap_seconds: float | None = None
+    window_batch: int = 16  # windows per model call: bounds memory on a two-hour video
 
 
 @dataclass
@@ -336,6 +343,18 @@ def validate(cfg: Config) -> None:
              "eval.iou_thresholds", e.iou_thresholds, "a non-empty list of values in [0, 1)")
     _require(isinstance(e.batch_size, int) and e.batch_size > 0, "eval.batch_size",
              e.batch_size, "a positive integer")
+    _require(e.window_seconds is None or (isinstance(e.window_seconds, (int, float))
+                                           and e.window_seconds > 0),
+             "eval.window_seconds", e.window_seconds, "a positive number of seconds or null")
+    _require(e.window_overlap_seconds is None
+             or (isinstance(e.window_overlap_seconds, (int, float))
+                 and 0 <= e.window_overlap_seconds
+                 and (e.window_seconds is None or e.window_overlap_seconds < e.window_seconds)),
+             "eval.window_overlap_seconds", e.window_overlap_seconds,
+             f"null or seconds in [0, eval.window_seconds = {e.window_seconds}): the overlap "
+             f"must be shorter than the window")
+    _require(isinstance(e.window_batch, int) and e.window_batch > 0, "eval.window_batch",
+             e.window_batch, "a positive integer")
     metrics = metric_names(cfg)
     _require(e.best_metric in metrics, "eval.best_metric", e.best_metric,
              f"one of {metrics}")

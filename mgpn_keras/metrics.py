@@ -322,6 +322,21 @@ def evaluate_moments(scores, durations, gt_times, num_clips: int, nms_threshold:
     return _summarise(hits, top1, recall, iou_thresholds)
 
 
+def evaluate_moment_lists(moments, gt_times, recall: Sequence[int] = (1, 5),
+                          iou_thresholds: Sequence[float] = (0.3, 0.5, 0.7)) -> dict[str, float]:
+    """`evaluate_moments` of moments already ranked and NMS-kept (e.g. merged over the windows
+    of a long video, `mgpn_keras.serving.windowing`).
+
+    Args:
+        moments: one (k_q, 2+) array per query, [start_s, end_s, ...] best first, k_q >= 1.
+        gt_times: (Q, 2) ground-truth [start, end] seconds.
+    """
+    recall, iou_thresholds = _check_protocol(recall, iou_thresholds)
+    moments = [np.asarray(m, np.float64).reshape(len(m), -1) for m in moments]
+    hits, top1 = _score_queries(moments, _as_gt(gt_times, len(moments)), recall, iou_thresholds)
+    return _summarise(hits, top1, recall, iou_thresholds)
+
+
 class MomentEvaluator:
     """Streaming `evaluate_moments`: feed batches with `update`, read `result`.
 

@@ -11,7 +11,8 @@ DESCRIPTION = """\
 Write a SavedModel whose serving_default signature takes query (string), video_features
 (float32 [batch, clips, width], raw clip features) and duration (float32 seconds) and
 returns start, end and score [batch, k]: the top-k moments after NMS. Tokenisation, word
-vectors and feature averaging are in the graph, which loads without mgpn_keras.
+vectors and feature averaging are in the graph, which loads without mgpn_keras. Videos
+longer than the window (--window-seconds) are retrieved by overlapping windows in the graph.
 
 Input: a training run folder (--run-dir) and the vocabulary and word vectors of the
 prepared data it names (or --manifest). Output: the integer version folder --out
@@ -38,6 +39,15 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         "largest recall, 5)")
     parser.add_argument("--nms-threshold", type=float,
                         help="NMS threshold (default: the preset's eval.nms_threshold)")
+    parser.add_argument("--window-seconds", type=float, metavar="S",
+                        help="videos longer than S seconds are retrieved by overlapping windows "
+                        "of S seconds in the graph (default: eval.window_seconds, else twice the "
+                        "99th-percentile moment length of the training split, recorded by "
+                        "`mgpn prepare`)")
+    parser.add_argument("--window-overlap-seconds", type=float, metavar="S",
+                        help="overlap of consecutive windows (default: half a window)")
+    parser.add_argument("--whole-videos", action="store_true",
+                        help="no windows: every video is averaged whole, as the reference does")
     parser.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
     add_logging_arguments(parser, quiet_help="print nothing on success")
     parser.set_defaults(func=run)
@@ -48,7 +58,10 @@ def run(args: argparse.Namespace) -> int:
     from mgpn_keras.serving.export import EXPORT_INFO_NAME, export_run
 
     out = export_run(args.run_dir, args.out, weights=args.weights, manifest=args.manifest,
-                     top_k=args.top_k, nms_threshold=args.nms_threshold, overwrite=args.overwrite)
+                     top_k=args.top_k, nms_threshold=args.nms_threshold,
+                     window_seconds=args.window_seconds,
+                     window_overlap_seconds=args.window_overlap_seconds,
+                     whole_videos=args.whole_videos, overwrite=args.overwrite)
     if args.quiet:
         return 0
     with open(out / EXPORT_INFO_NAME, encoding="utf-8") as f:
@@ -56,6 +69,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"exported {info['preset']} to {out}: top {info['top_k']} moments after NMS at "
           f"{info['nms_threshold']:g}, features of width {info['input_size']} averaged to "
           f"{info['num_sample_clips']} clips, vocabulary of {info['vocabulary_size']} words")
+    if info.get("window_seconds") is not None:
+        print(f"videos longer than {info['window_seconds']:g} s are retrieved by windows of "
+              f"that length every {info['window_stride_seconds']:g} s")
     print(f"serve it with: docker run -p 8501:8501 -v \"{out.parent.resolve()}:/models/mgpn\" "
           f"-e MODEL_NAME=mgpn tensorflow/serving")
     return 0

@@ -12,7 +12,8 @@ from mgpn_keras.cli.errors import UsageError
 DESCRIPTION = """\
 Load a SavedModel written by `mgpn export` (with tf.saved_model.load, as a server would)
 and print the top-k moments (seconds) of each --query in the video whose raw clip features
-are given; tokenisation, word vectors, normalisation and averaging happen in the graph.
+are given; tokenisation, word vectors, normalisation, averaging and the windows of long
+videos happen in the graph.
 
 Inputs: the export's version folder (--export), the video's raw (clips, width) features
 (--features: a .npy file, or an .hdf5 file / folder of .npy files with --video-id), its
@@ -48,15 +49,16 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mgpn_keras.serving.predict import (error_message, format_moments, load_export, predict,
-                                            read_features)
+    from mgpn_keras.serving.predict import error_message, format_moments, read_features
 
     features = read_features(args.features, args.video_id)  # cheap checks first
-    export = load_export(args.export)
     import tensorflow as tf
 
+    from mgpn_keras.serving.retriever import MomentRetriever
+
+    export = MomentRetriever.from_export(args.export)
     try:
-        result = predict(export, args.query, features, args.duration, with_score_map=bool(args.plot))
+        result = export.retrieve(features, args.duration, args.query, with_score_map=bool(args.plot))
     except tf.errors.InvalidArgumentError as exc:
         # The graph's own checks: their first line says what was wrong with the request.
         raise UsageError(error_message(exc)) from None
@@ -72,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
         from mgpn_keras.serving.plot import plot_prediction
 
         mask = valid_mask(export.num_clips, export.info["num_scale_layers"])
-        plot_prediction(args.plot, maps, moments, args.duration, args.query, mask, gt=args.gt)
+        plot_prediction(args.plot, maps, moments, args.duration, args.query, mask, gt=args.gt,
+                        windows=export.windows(len(features), args.duration))
         if not args.quiet:
             print(f"plot written to {args.plot}", file=sys.stderr if args.json else sys.stdout)
     return 0

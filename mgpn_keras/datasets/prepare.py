@@ -29,6 +29,7 @@ from mgpn_keras.datasets import annotations as anno
 from mgpn_keras.datasets import features as feats
 from mgpn_keras.datasets import glove as glove_lib
 from mgpn_keras.datasets import manifest as manifest_lib
+from mgpn_keras.datasets.durations import duration_statistics
 from mgpn_keras.datasets import vocabulary as vocab_lib
 from mgpn_keras.datasets.errors import DataError
 
@@ -163,7 +164,9 @@ def prepare(cfg: Config, data_dir: str | os.PathLike, out_dir: str | os.PathLike
             "glove": str(glove) if glove is not None else glove_lib.EMBEDDED,
             "annotated": {s: len(v) for s, v in records.items()},
             "unknown_token_rate": unknown_tokens / max(total_tokens, 1),
-            "seconds": round(time.time() - started, 2), "shards_reused": reused}
+            "seconds": round(time.time() - started, 2), "shards_reused": reused,
+            # The default window of long-video retrieval (mgpn_keras.serving.windowing).
+            "durations": {s: duration_statistics(v) for s, v in records.items()}}
     content = manifest_lib.manifest_dict(
         cfg, vocabulary, VECTORS_NAME, {s: len(v) for s, v in kept.items()}, dropped,
         {s: [(name, _num_queries(runs)) for name, runs in v] for s, v in plan.items()}, info)

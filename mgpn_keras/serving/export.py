@@ -43,6 +43,8 @@ def check_version_folder(out_dir: str | os.PathLike, overwrite: bool = False) ->
 
 def export_saved_model(model, cfg, vocabulary, vectors, out_dir: str | os.PathLike, *,
                        top_k: int | None = None, nms_threshold: float | None = None,
+                       window_seconds: float | None = None,
+                       window_overlap_seconds: float | None = None,
                        source: dict | None = None, overwrite: bool = False) -> Path:
     """Write the serving SavedModel of a model and its data set's vocabulary.
 
@@ -54,6 +56,9 @@ def export_saved_model(model, cfg, vocabulary, vectors, out_dir: str | os.PathLi
         out_dir: the version folder, e.g. `export/mgpn/1`.
         top_k: moments per query (default max(cfg.eval.recall)).
         nms_threshold: NMS threshold (default cfg.eval.nms_threshold).
+        window_seconds, window_overlap_seconds: long videos are retrieved by windows of this
+            length in the graph (default cfg.eval's values; None: every video whole);
+            recorded in `mgpn_export.json` as `window_seconds` / `window_stride_seconds`.
         source: facts about where the model came from, recorded in `mgpn_export.json`.
         overwrite: replace a non-empty `out_dir`.
 
@@ -75,7 +80,9 @@ def export_saved_model(model, cfg, vocabulary, vectors, out_dir: str | os.PathLi
         "source": dict(source or {}),
     }
     module = MomentRetrievalModule(model, cfg, vocabulary, vectors, top_k=top_k,
-                                   nms_threshold=nms_threshold, metadata=info)
+                                   nms_threshold=nms_threshold, window_seconds=window_seconds,
+                                   window_overlap_seconds=window_overlap_seconds,
+                                   metadata=info)
     info = dict(module.metadata)
     info["signatures"] = {
         "serving_default": {
@@ -139,26 +146,19 @@ def find_weights(run_dir: str | os.PathLike) -> Path:
                             f"{os.path.join(paths.backup, 'latest.weights.h5')}")
 
 
-def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike, *,
-               weights: str | os.PathLike | None = None, manifest: str | os.PathLike | None = None,
-               top_k: int | None = None, nms_threshold: float | None = None,
-               overwrite: bool = False) -> Path:
-    """Export a training run folder (config.json, manifest.json, checkpoints/ or backup/).
+def load_run(run_dir: str | os.PathLike, weights: str | os.PathLike | None = None,
+             manifest: str | os.PathLike | None = None):
+    """(model with weights, Config, Manifest, weights file) of a training run folder.
 
     Args:
-        run_dir: the folder `train` wrote.
-        out_dir: the version folder, e.g. `export/mgpn/1`.
+        run_dir: the folder `train` wrote (config.json, manifest.json, checkpoints/).
         weights: a .weights.h5 file (default: the run's best, else its latest backup).
-        manifest: the prepared data set's manifest (default: the one the run recorded); its
-            vocabulary and word vectors go into the export.
-        top_k, nms_threshold: override the preset's values.
-        overwrite: replace a non-empty `out_dir`.
+        manifest: the prepared data set's manifest (default: the one the run recorded).
     """
     from mgpn_keras.config import load_config
     from mgpn_keras.datasets.manifest import load_manifest
     from mgpn_keras.training.runs import RunPaths
 
-    check_version_folder(out_dir, overwrite)  # fail before the slow part
     paths = RunPaths(os.fspath(run_dir))
     if not os.path.isdir(paths.root):
         raise FileNotFoundError(f"run folder {paths.root!r} does not exist")
@@ -175,7 +175,45 @@ def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike, *,
 
     model = build_mgpn(cfg)
     model.load_weights(weights)
-    source = {"run_dir": os.path.abspath(paths.root), "weights": os.path.abspath(weights),
+    return model, cfg, data, weights
+
+
+def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike, *,
+               weights: str | os.PathLike | None = None, manifest: str | os.PathLike | None = None,
+               top_k: int | None = None, nms_threshold: float | None = None,
+               window_seconds: float | None = None, window_overlap_seconds: float | None = None,
+               whole_videos: bool = False, overwrite: bool = False) -> Path:
+    """Export a training run folder (config.json, manifest.json, checkpoints/ or backup/).
+
+    Args:
+        run_dir: the folder `train` wrote.
+        out_dir: the version folder, e.g. `export/mgpn/1`.
+        weights: a .weights.h5 file (default: the run's best, else its latest backup).
+        manifest: the prepared data set's manifest (default: the one the run recorded); its
+            vocabulary and word vectors go into the export.
+        top_k, nms_threshold: override the preset's values.
+        window_seconds, window_overlap_seconds: override the long-video window (default:
+            `windowing.default_window`, twice the training moments' p99 length).
+        whole_videos: no windows, every video retrieved whole.
+        overwrite: replace a non-empty `out_dir`.
+    """
+    from mgpn_keras.serving.windowing import check_window, default_window
+
+    check_version_folder(out_dir, overwrite)  # fail before the slow part
+    if window_seconds is not None:
+        check_window(window_seconds, window_overlap_seconds)
+    model, cfg, data, weights = load_run(run_dir, weights, manifest)
+    if whole_videos:
+        window_seconds, window_overlap_seconds = None, None
+    elif window_seconds is None:
+        window_seconds, default_overlap = default_window(cfg, data)
+        if window_overlap_seconds is None:
+            window_overlap_seconds = default_overlap
+    source = {"run_dir": os.path.abspath(run_dir),
+              "weights": os.path.abspath(weights),
               "manifest": os.path.abspath(data.path)}
     return export_saved_model(model, cfg, data.vocabulary, data.vectors, out_dir, top_k=top_k,
-                              nms_threshold=nms_threshold, source=source, overwrite=overwrite)
+                              nms_threshold=nms_threshold, window_seconds=window_seconds,
+                              window_overlap_seconds=window_overlap_seconds, source=source,
+                              overwrite=overwrite)
+

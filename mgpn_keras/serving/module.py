@@ -5,7 +5,9 @@ data set in a `tf.Module` whose two `tf.function`s become the SavedModel's signa
 
 - `serve` ("serving_default"): query tf.string [batch], video_features float32
   [batch, clips, width] (any clip count), duration float32 [batch] seconds -> start, end,
-  score float32 [batch, top_k], the NMS-kept best moments (`moments.top_moments`).
+  score float32 [batch, top_k], the NMS-kept best moments (`moments.top_moments`); a video
+  longer than `window_seconds` is retrieved by overlapping windows batched in the graph
+  (`windowing.windowed_moments`), its moments in the video's seconds.
 - `score_map` ("score_map"): the same inputs -> score_map float32 [batch, N, N], the joint
   probabilities `sigmoid(logits) * mask` (row = start clip, column = end clip).
 
@@ -28,7 +30,7 @@ from mgpn_keras.config import Config
 from mgpn_keras.datasets.vocabulary import PAD, PAD_ID, UNK, UNK_ID
 from mgpn_keras.geometry import valid_mask
 from mgpn_keras.layers.query_tokenizer import QueryTokenizer
-from mgpn_keras.serving import moments, preprocess, validation
+from mgpn_keras.serving import moments, preprocess, validation, windowing
 
 INPUT_SIGNATURE = (
     tf.TensorSpec([None], tf.string, name="query"),
@@ -48,6 +50,12 @@ class MomentRetrievalModule(tf.Module):
         vectors: (len(vocabulary), word_dim) float32, rows 0 and 1 zero.
         top_k: moments per query (default: max(cfg.eval.recall)).
         nms_threshold: NMS threshold (default: cfg.eval.nms_threshold).
+        window_seconds: videos longer than this are retrieved by windows
+            (`mgpn_keras.serving.windowing`); default cfg.eval.window_seconds; None: every
+            video whole, as the reference does.
+        window_overlap_seconds: overlap of consecutive windows (default
+            cfg.eval.window_overlap_seconds, else half a window).
+        window_batch: windows per model call (default cfg.eval.window_batch).
 
     Attributes saved with it (read them from the reloaded object): `top_k`, `nms_threshold`,
     `num_clips`, `num_sample_clips`, `input_size`, `word_dim`, `preset` and `metadata_json`
@@ -55,8 +63,9 @@ class MomentRetrievalModule(tf.Module):
     """
 
     def __init__(self, model, cfg: Config, vocabulary, vectors, *, top_k: int | None = None,
-                 nms_threshold: float | None = None, metadata: dict | None = None,
-                 name: str = "mgpn_serving"):
+                 nms_threshold: float | None = None, window_seconds: float | None = None,
+                 window_overlap_seconds: float | None = None, window_batch: int | None = None,
+                 metadata: dict | None = None, name: str = "mgpn_serving"):
         super().__init__(name=name)
         m = cfg.model
         vocabulary = list(vocabulary)
@@ -77,12 +86,26 @@ class MomentRetrievalModule(tf.Module):
         if not 0.0 <= nms_threshold <= 1.0:
             raise ValueError(f"nms_threshold = {nms_threshold}, expected a value in [0, 1]")
 
+        window_batch = int(window_batch if window_batch is not None else cfg.eval.window_batch)
+        if window_batch < 1:
+            raise ValueError(f"window_batch = {window_batch}, expected a positive integer")
+        stride_seconds = None
+        if window_seconds is None:
+            window_seconds = cfg.eval.window_seconds
+            window_overlap_seconds = (window_overlap_seconds if window_overlap_seconds
+                                      is not None else cfg.eval.window_overlap_seconds)
+        if window_seconds is not None:
+            window_seconds, stride_seconds = windowing.check_window(window_seconds,
+                                                                    window_overlap_seconds)
+
         meta = dict(metadata or {})
         meta.update(
             preset=cfg.name, dataset=cfg.data.dataset, top_k=top_k, nms_threshold=nms_threshold,
             num_clips=m.num_clips, num_sample_clips=m.num_sample_clips, input_size=m.input_size,
             word_dim=m.word_dim, num_scale_layers=list(m.num_scale_layers),
-            normalize=bool(cfg.data.normalize), vocabulary_size=len(vocabulary) - 2)
+            normalize=bool(cfg.data.normalize), vocabulary_size=len(vocabulary) - 2,
+            window_seconds=window_seconds, window_stride_seconds=stride_seconds,
+            window_batch=window_batch)
         # Recorded facts, saved as variables (tf.Module tracks them).
         self.top_k = tf.Variable(top_k, trainable=False, name="top_k")
         self.nms_threshold = tf.Variable(nms_threshold, trainable=False, dtype=tf.float64,
@@ -110,7 +133,8 @@ class MomentRetrievalModule(tf.Module):
         preset, vocabulary_size = cfg.name, len(vocabulary) - 2
         mask = tf.constant(valid_mask(m.num_clips, m.num_scale_layers))  # (N, N)
 
-        def joint_probabilities(query, video_features, duration):
+        def checked_inputs(query, video_features, duration):
+            """The checked model inputs: word vectors, query mask, raw features."""
             shape_checks = validation.check_shapes(query, video_features, duration,
                                                    m.input_size, preset)
             with tf.control_dependencies(shape_checks):
@@ -123,21 +147,48 @@ class MomentRetrievalModule(tf.Module):
                                                         vocabulary_size)
             with tf.control_dependencies(query_checks):
                 features = tf.ensure_shape(tf.identity(video_features), [None, None, m.input_size])
-                clips = preprocess.preprocess_video(features, m.num_sample_clips,
-                                                    cfg.data.normalize)  # (B, S, D)
-                inputs = {
-                    "word_vectors": tf.gather(self.word_vectors, ids),  # (B, L, word_dim)
-                    "query_mask": tf.cast(ids != PAD_ID, tf.float32),  # (B, L)
-                    "clip_features": clips,
-                }
-                logits = model(inputs, training=False)  # (B, N, N)
-                prob = tf.sigmoid(tf.cast(logits, tf.float32)) * mask  # (B, N, N)
+                return (tf.gather(self.word_vectors, ids),  # (B, L, word_dim)
+                        tf.cast(ids != PAD_ID, tf.float32),  # (B, L)
+                        features)
+
+        def probabilities(word_vectors, query_mask, features):
+            """Joint probabilities (B, N, N) of raw clip features (B, T, D), one video each."""
+            clips = preprocess.preprocess_video(features, m.num_sample_clips,
+                                                cfg.data.normalize)  # (B, S, D)
+            inputs = {"word_vectors": word_vectors, "query_mask": query_mask,
+                      "clip_features": clips}
+            logits = model(inputs, training=False)  # (B, N, N)
+            prob = tf.sigmoid(tf.cast(logits, tf.float32)) * mask  # (B, N, N)
             with tf.control_dependencies(validation.check_scores(prob)):
                 return tf.identity(prob)
 
-        def serve(query, video_features, duration):
+        def joint_probabilities(query, video_features, duration):
+            return probabilities(*checked_inputs(query, video_features, duration))
+
+        def whole_video_moments(query, video_features, duration):
             prob = joint_probabilities(query, video_features, duration)
             return moments.top_moments(prob, duration, m.num_clips, nms_threshold, top_k)
+
+        def windowed_moments(query, video_features, duration):
+            word_vectors, query_mask, features = checked_inputs(query, video_features, duration)
+
+            def score_windows(row, clips):  # (C, n, D) windows of query `row`'s video
+                count = tf.shape(clips)[0]
+                return probabilities(tf.repeat(word_vectors[row:row + 1], count, axis=0),
+                                     tf.repeat(query_mask[row:row + 1], count, axis=0), clips)
+
+            return windowing.windowed_moments(
+                score_windows, features, duration, window_seconds=window_seconds,
+                stride_seconds=stride_seconds, num_clips=m.num_clips,
+                nms_threshold=nms_threshold, top_k=top_k, window_batch=window_batch)
+
+        def serve(query, video_features, duration):
+            if window_seconds is None:
+                return whole_video_moments(query, video_features, duration)
+            # Videos no longer than the window take the whole-video path, unchanged.
+            return tf.cond(windowing.needs_windows(duration, window_seconds),
+                           lambda: windowed_moments(query, video_features, duration),
+                           lambda: whole_video_moments(query, video_features, duration))
 
         def score_map(query, video_features, duration):
             return {"score_map": joint_probabilities(query, video_features, duration)}

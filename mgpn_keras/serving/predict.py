@@ -7,7 +7,9 @@
 
 It loads the export with `tf.saved_model.load` and calls its signatures, as a server would:
 the features are the raw (clips, width) array of the video; tokenisation, word vectors,
-normalisation and averaging happen in the exported graph.
+normalisation and averaging happen in the exported graph, and so does windowing: a video
+longer than the export's `window_seconds` is retrieved by overlapping windows (the plot then
+shows the windows and the merged moments).
 """
 
 from __future__ import annotations

@@ -1,0 +1,252 @@
+"""Long videos: whole-video against windowed retrieval as videos grow.
+
+From a prepared split's annotations and raw features it builds long videos by concatenating k
+videos (features and durations concatenated, the query's moments shifted by the videos before
+it): every video of the split in turn is placed at a random position among k - 1 others drawn
+at random. Where the annotations list each video's events (the synthetic benchmark's
+"all_events"), the others are drawn among videos that hold none of the target's queried
+events, so that the right answer is unique. For k = 1, 4, 8, 16 it prints R1@0.5, R1@0.7 and
+mIoU of whole-video retrieval (the reference: the whole video averaged to one map) and of
+windowed retrieval (`mgpn_keras.serving.windowing`), both through the serving graph
+(`MomentRetriever`), then the latency per query against video length (1, 5, 30 and 120
+minutes of features, built the same way).
+
+Concatenation keeps the seconds right when every video has the same clip rate (the synthetic
+benchmark's 0.5 s a clip); on real data sets the rates differ a little between videos.
+
+Usage:
+    python train.py --data-dir /tmp/syn --output-dir /tmp/run          # the main job
+    python benchmarks/long_video.py --run-dir /tmp/run [--output results.json]
+    python benchmarks/long_video.py --run-dir /tmp/run --videos 60 --minutes 1 5   # quicker
+
+Target (issue 13): windowed R1@0.5 at k = 8 >= 0.8 x the model's R1@0.5 at k = 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+
+def queried_events(data_dir: str, split: str) -> dict[str, tuple[set, set]] | None:
+    """video_id -> (events its sentences query, every event it holds), when the annotation
+    file lists them (the synthetic benchmark); else None."""
+    path = Path(data_dir) / f"{split}.json"
+    if not path.is_file():
+        return None
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if not all(isinstance(v, dict) and "events" in v and "all_events" in v
+               for v in data.values()):
+        return None
+    return {vid: (set(v["events"]), {f"{a} {o}" for a, o, *_ in v["all_events"]})
+            for vid, v in data.items()}
+
+
+def build_long_videos(videos: "OrderedDict[str, dict]", k: int, rng, events=None):
+    """[(parts, target, offset_s)] per target video: the k video ids in order, the target's
+    id and its start in the long video."""
+    ids = list(videos)
+    plans = []
+    for target in ids:
+        others = [v for v in ids if v != target]
+        if events is not None:
+            wanted = events[target][0]
+            others = [v for v in others if not (events[v][1] & wanted)]
+        if len(others) < k - 1:
+            raise ValueError(f"video {target!r}: only {len(others)} videos hold none of its "
+                             f"events, {k - 1} needed for k = {k}")
+        parts = [others[i] for i in rng.choice(len(others), k - 1, replace=False)]
+        position = int(rng.integers(0, k))
+        parts.insert(position, target)
+        offset = float(sum(videos[v]["duration"] for v in parts[:position]))
+        plans.append((parts, target, offset))
+    return plans
+
+
+def evaluate_k(retrievers, videos, features_of, plans, cfg):
+    """{mode: metrics} over the long videos of `plans`, plus the mean length and windows."""
+    from mgpn_keras.training.windowed_evaluation import evaluate_videos
+
+    long_videos = OrderedDict()
+    cache = {}
+    for n, (parts, target, offset) in enumerate(plans):
+        key = f"long{n:05d}"
+        v = videos[target]
+        long_videos[key] = {"duration": float(sum(videos[p]["duration"] for p in parts)),
+                            "sentences": v["sentences"],
+                            "gt": [(s + offset, e + offset) for s, e in v["gt"]],
+                            "indices": v["indices"]}
+        cache[key] = parts
+
+    def long_features(key):
+        return np.concatenate([features_of(p) for p in cache[key]], axis=0)
+
+    out = {}
+    for mode, retriever in retrievers.items():
+        start = time.perf_counter()
+        out[mode], _ = evaluate_videos(retriever, long_videos, long_features, cfg)
+        out[mode]["seconds"] = round(time.perf_counter() - start, 1)
+    lengths = [v["duration"] for v in long_videos.values()]
+    windowed = retrievers["windowed"]
+    counts = [1 if (w := windowed.windows(len(long_features(k)), v["duration"])) is None
+              else len(w) for k, v in long_videos.items()]
+    out["mean_seconds"] = float(np.mean(lengths))
+    out["mean_windows"] = float(np.mean(counts))
+    out["queries"] = int(sum(len(v["sentences"]) for v in long_videos.values()))
+    return out
+
+
+def latency(retrievers, features_of, ids, minutes, clip_seconds, rng, repeats=3):
+    """{minutes: {mode: median seconds per query, "windows": m}}, one query per call."""
+    rows = {}
+    for m in minutes:
+        clips = int(round(m * 60 / clip_seconds))
+        pieces, total = [], 0
+        while total < clips:
+            piece = features_of(ids[int(rng.integers(len(ids)))])
+            pieces.append(piece)
+            total += len(piece)
+        features = np.concatenate(pieces)[:clips]
+        duration = clips * clip_seconds
+        row = {"clips": clips}
+        for mode, retriever in retrievers.items():
+            retriever.retrieve(features, duration, ["a person walks"])  # warm-up
+            times = []
+            for _ in range(repeats):
+                start = time.perf_counter()
+                retriever.retrieve(features, duration, ["a person walks"])
+                times.append(time.perf_counter() - start)
+            row[mode] = statistics.median(times)
+        w = retrievers["windowed"].windows(clips, duration)
+        row["windows"] = 1 if w is None else len(w)
+        rows[m] = row
+    return rows
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog=__doc__.split("\n\n", 1)[1])
+    parser.add_argument("--run-dir", required=True, help="a training run folder (train.py)")
+    parser.add_argument("--split", default="test", help="the split to build videos from")
+    parser.add_argument("--k", type=int, nargs="*", default=[1, 4, 8, 16],
+                        help="videos per long video (default: 1 4 8 16; none: latency only)")
+    parser.add_argument("--minutes", type=float, nargs="+", default=[1, 5, 30, 120],
+                        help="video lengths of the latency table (default: 1 5 30 120)")
+    parser.add_argument("--videos", type=int, help="use only the first N videos of the split")
+    parser.add_argument("--window", type=float, help="window seconds (default: the run's, "
+                        "else twice the training moments' p99 length)")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="timed calls per latency row, the median reported (default: 3)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--output", help="also write the numbers to this JSON file")
+    args = parser.parse_args(argv)
+
+    from mgpn_keras.atomic import write_json
+    from mgpn_keras.datasets import features as feats
+    from mgpn_keras.datasets.annotations import read_annotations
+    from mgpn_keras.datasets.durations import (DEFAULT_WINDOW_RULE, default_window_seconds,
+                                               duration_statistics)
+    from mgpn_keras.serving.export import load_run
+    from mgpn_keras.serving.retriever import MomentRetriever
+    from mgpn_keras.serving.windowing import default_window
+    from mgpn_keras.training.windowed_evaluation import group_by_video
+
+    model, cfg, manifest, weights = load_run(args.run_dir)
+    data_dir, feature_path = manifest.info["data_dir"], manifest.info["features"]
+    window, overlap = (args.window, None) if args.window else default_window(cfg, manifest)
+    source = "--window" if args.window else "run config / manifest"
+    if window is None:  # a manifest prepared before the statistics were recorded
+        stats = duration_statistics(read_annotations(cfg.data.dataset, data_dir, "train"))
+        window, source = default_window_seconds(stats), "train annotations"
+    retrievers = {
+        "whole": MomentRetriever.from_model(model, cfg, manifest.vocabulary, manifest.vectors,
+                                            window_seconds=None),
+        "windowed": MomentRetriever.from_model(model, cfg, manifest.vocabulary,
+                                               manifest.vectors, window_seconds=window,
+                                               window_overlap_seconds=overlap),
+    }
+    windowed = retrievers["windowed"]
+    print(f"run {args.run_dir} ({cfg.name}, weights {weights}); window "
+          f"{windowed.window_seconds:g} s (default: {DEFAULT_WINDOW_RULE}; this one "
+          f"from {source}), stride {windowed.window_stride_seconds:g} s", flush=True)
+
+    videos = group_by_video(read_annotations(cfg.data.dataset, data_dir, args.split))
+    if args.videos:
+        videos = OrderedDict(list(videos.items())[:args.videos])
+    events = queried_events(data_dir, args.split)
+    store = feats.open_feature_store(feature_path)
+    cache: dict[str, np.ndarray] = {}
+
+    def features_of(video_id):
+        if video_id not in cache:
+            cache[video_id] = feats.check_features(np.asarray(store.get(video_id)),
+                                                   cfg.model.input_size, video_id, feature_path)
+        return cache[video_id]
+
+    rng = np.random.default_rng(args.seed)
+    results = {"run_dir": os.path.abspath(args.run_dir), "split": args.split,
+               "window_seconds": windowed.window_seconds,
+               "window_stride_seconds": windowed.window_stride_seconds,
+               "distractors": "hold none of the query's events" if events else "random",
+               "accuracy": {}, "latency": {}}
+    header = (f"{'k':>3} {'queries':>7} {'length s':>9} {'windows':>7} | "
+              f"{'whole R1@0.5':>12} {'R1@0.7':>7} {'mIoU':>6} | "
+              f"{'windowed R1@0.5':>15} {'R1@0.7':>7} {'mIoU':>6}")
+    if args.k:
+        print(header + "\n" + "-" * len(header), flush=True)
+    for k in args.k:
+        plans = build_long_videos(videos, k, rng, events)
+        row = evaluate_k(retrievers, videos, features_of, plans, cfg)
+        results["accuracy"][k] = row
+        w, s = row["whole"], row["windowed"]
+        print(f"{k:>3} {row['queries']:>7} {row['mean_seconds']:>9.1f} "
+              f"{row['mean_windows']:>7.1f} | {100 * w['R1@0.5']:>12.2f} "
+              f"{100 * w['R1@0.7']:>7.2f} {100 * w['mIoU']:>6.2f} | "
+              f"{100 * s['R1@0.5']:>15.2f} {100 * s['R1@0.7']:>7.2f} {100 * s['mIoU']:>6.2f}",
+              flush=True)
+    acc = results["accuracy"]
+    if 1 in acc and 8 in acc:
+        base, got = acc[1]["whole"]["R1@0.5"], acc[8]["windowed"]["R1@0.5"]
+        results["target"] = {"k1_whole_R1@0.5": base, "k8_windowed_R1@0.5": got,
+                             "k8_whole_R1@0.5": acc[8]["whole"]["R1@0.5"],
+                             "ratio": got / base if base else None,
+                             "met": bool(got >= 0.8 * base)}
+        print(f"target: windowed R1@0.5 at k = 8 = {100 * got:.2f} vs 0.8 x {100 * base:.2f} "
+              f"(k = 1) = {80 * base:.2f}: {'met' if got >= 0.8 * base else 'NOT met'} "
+              f"(whole-video at k = 8: {100 * acc[8]['whole']['R1@0.5']:.2f})")
+
+    clip_seconds = float(np.median([v["duration"] / len(features_of(i))
+                                    for i, v in list(videos.items())[:50]]))
+    print(f"\nlatency per query (one query a call, median of {args.repeats} after a warm-up; "
+          f"{os.cpu_count()} CPUs, possibly shared; features of {clip_seconds:g} s a clip)")
+    print(f"{'minutes':>7} {'clips':>6} {'windows':>7} {'whole ms':>9} {'windowed ms':>11}")
+    rows = latency(retrievers, features_of, list(videos), args.minutes, clip_seconds, rng,
+                   args.repeats)
+    for m, row in rows.items():
+        results["latency"][m] = row
+        print(f"{m:>7g} {row['clips']:>6} {row['windows']:>7} {1000 * row['whole']:>9.1f} "
+              f"{1000 * row['windowed']:>11.1f}", flush=True)
+    load = os.getloadavg()
+    results["load_average"] = load
+    print(f"load average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    if args.output:
+        write_json(args.output, results)
+    store.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
