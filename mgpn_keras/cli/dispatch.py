@@ -36,8 +36,7 @@ A typical session:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(prog="mgpn", description=DESCRIPTION,
-                                     formatter_class=HelpFormatter)
+    parser = Parser(prog="mgpn", description=DESCRIPTION, formatter_class=HelpFormatter)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_name in COMMANDS.values():
         importlib.import_module(module_name).add_parser(sub)
@@ -82,6 +81,7 @@ def _command_prog(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
+    """`mgpn ...`: returns the exit status; a user error raises `CommandError` (status 2)."""
     return run_parsed(build_parser(), argv)
 
 
