@@ -248,7 +248,8 @@ def apply_overrides(cfg: Config, overrides: dict[str, Any]) -> Config:
 def from_dict(data: dict[str, Any], validate_config: bool = True) -> Config:
     """Build a Config from a nested dict, rejecting unknown keys."""
     if not isinstance(data, dict):
-        raise ValueError(f"config must be a mapping, got {type(data).__name__}")
+        raise ValueError(f"expected a mapping of 'name' and the sections {list(_SECTIONS)}, got "
+                         f"{'nothing' if data is None else 'a ' + type(data).__name__}")
     unknown = set(data) - set(_SECTIONS) - {"name"}
     if unknown:
         raise ValueError(f"unknown config key(s) {sorted(unknown)}; expected 'name' and "

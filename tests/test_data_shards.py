@@ -12,6 +12,7 @@ from data_layouts import LAYOUTS, small_config, write_layout
 from mgpn_keras import cli
 from mgpn_keras.config import preset
 from mgpn_keras.datasets import DataError, check_manifest, load_manifest, make_dataset
+from mgpn_keras.datasets import manifest as manifest_lib
 from mgpn_keras.datasets.features import average_to_fixed_length, l2_normalize
 from mgpn_keras.datasets.glove import load_vectors
 from mgpn_keras.datasets.prepare import prepare, tokenize
@@ -47,7 +48,10 @@ def test_round_trip_in_each_layout(tmp_path, layout):
     cfg, written, path = _prepare(tmp_path, layout)
     manifest = load_manifest(path)
     assert manifest.counts == {"train": 9, "test": 9}
-    assert manifest.dropped == {"train": 0, "test": 0}
+    # SENTENCES has one start >= end pair per video: read, dropped and counted
+    assert manifest.dropped == {"train": 3, "test": 3}
+    assert manifest.read == {"train": 12, "test": 12}
+    assert manifest.dropped_by_reason["test"]["start_not_before_end"] == 3
     assert manifest.feature_width == 12 and manifest.word_dim == 50
     # whole videos (3 queries each) per shard, at least shard_size = 4 queries
     assert [n for _, n in manifest.shards["test"]] == [6, 3]
@@ -161,10 +165,11 @@ def test_sentences_without_known_words_are_dropped_and_counted(tmp_path, capsys)
     (data / "test.json").write_text(json.dumps(anno))
     path = prepare(small_config("activitynet_hdf5"), data, tmp_path / "shards", progress=True)
     manifest = load_manifest(path)
-    assert manifest.counts == {"test": 9} and manifest.dropped == {"test": 1}
+    assert manifest.counts == {"test": 9} and manifest.dropped == {"test": 4}
     assert manifest.info["annotated"] == {"test": 10}
     summary = capsys.readouterr().out
-    assert "test: 9 queries" in summary and "1 dropped: no word with a vector" in summary
+    assert "test: 9 queries kept of 13 records read (1 shard); 4 dropped: 3 start >= end, " \
+           "1 no word with a vector" in summary
 
 
 def test_glove_text_file(tmp_path, monkeypatch):
@@ -179,7 +184,8 @@ def test_glove_text_file(tmp_path, monkeypatch):
     np.testing.assert_array_equal(manifest.vectors, [[0] * 4, [0] * 4, [0, 0, 0, 1],
                                                      [1, 2, 3, 4], [5, 6, 7, 8]])
     # Per video one sentence has a known word; "A woman laughs, then sits down." knows only "."
-    assert manifest.counts == {"test": 3} and manifest.dropped == {"test": 6}
+    assert manifest.counts == {"test": 3} and manifest.dropped == {"test": 9}
+    assert manifest.dropped_by_reason["test"]["no_word_with_vector"] == 6
     features, _ = next(iter(make_dataset(manifest, "test", 1, training=False)))
     # "A person opens the door." -> a, person, opens, the, door, .
     a, person, opens, the, door, stop = features["word_vectors"][0].numpy().tolist()
@@ -230,7 +236,8 @@ def test_broken_manifests(tmp_path):
         load_manifest(path)
     content["format"] = "other/9"
     path.write_text(json.dumps(content))
-    with pytest.raises(DataError, match=r"expected format 'mgpn_keras.shards/1', got 'other/9'"):
+    with pytest.raises(DataError, match=rf"expected format '{manifest_lib.FORMAT}', got "
+                                        r"'other/9' \(written by another version"):
         load_manifest(path.parent)
     with pytest.raises(FileNotFoundError, match=r"manifest .*nowhere.json does not exist"):
         load_manifest(tmp_path / "nowhere.json")

@@ -570,3 +570,22 @@ def test_predict_command_reports_the_graph_check(served, tmp_path):
     with pytest.raises(SystemExit, match="pass --video-id"):
         cli.main(["predict", "--export", str(served.export), "--features", str(tmp_path),
                   "--duration", "10", "--query", "door"])
+
+
+# ----------------------------------------------------------------------------- under load
+def test_many_threads_on_one_loaded_model_give_the_sequential_answers(served):
+    """8 threads share one loaded SavedModel: 96 requests of mixed batch sizes, query lengths
+    and clip counts, a tenth of them bad. Every good answer equals the sequential one bit for
+    bit; every bad one fails alone with its InvalidArgumentError."""
+    from mgpn_keras.serving.load_check import make_requests, run_load, sequential_answers
+
+    requests = make_requests(WORDS, served.cfg.model.input_size, 96, seed=1, max_batch=6,
+                             clip_range=(4, 60), bad_fraction=0.1)
+    expected = sequential_answers(served.serve, requests)
+    bad = sum(r.bad is not None for r in requests)
+    assert bad >= 5 and all(isinstance(e, tf.errors.InvalidArgumentError) == (r.bad is not None)
+                            for r, e in zip(requests, expected))
+    result = run_load(served.serve, requests, expected, threads=8, time_limit=300)
+    assert result["problems"] == [] and result["requests"] == 96
+    assert result["mismatches"] == 0 and result["errors"] == 0
+    assert result["bad_rejected"] == result["bad_total"] == bad

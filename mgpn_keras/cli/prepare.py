@@ -60,8 +60,15 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    f"across shards); default {DEFAULT_SHARD_SIZE}")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an --out folder that holds shards of other inputs or settings")
+    p.add_argument("--strict", action="store_true",
+                   help="make any record that would be left out (start >= end, a moment outside "
+                   "the video, an empty sentence, no word with a vector, a video without "
+                   "features) an error naming its file and line; by default such records are "
+                   "dropped and counted by reason in the manifest and the summary")
     add_logging_arguments(p, quiet_aliases=("--no-progress",),
-                          quiet_help="no progress bar and no summary (--no-progress: the same)")
+                          quiet_help="no progress bar; the summary is one line per split saying "
+                          "how many records were kept and why the others were dropped "
+                          "(--no-progress: the same)")
     p.set_defaults(func=run)
     return p
 
@@ -81,5 +88,6 @@ def run(args: argparse.Namespace) -> int:
 
     splits = [s.strip() for s in args.splits.split(",")] if args.splits else None
     prepare(cfg, data_dir, args.out, glove=args.glove, splits=splits, shard_size=args.shard_size,
-            progress=not args.quiet, features=args.features, overwrite=args.overwrite)
+            progress=not args.quiet, features=args.features, overwrite=args.overwrite,
+            strict=args.strict)
     return 0

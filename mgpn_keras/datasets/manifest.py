@@ -39,7 +39,9 @@ class Manifest:
         root: the folder of the manifest and its shards.
         num_sample_clips: clips per query after averaging.
         shards: split -> [(path, number of queries)], in record order.
-        dropped: split -> sentences left out because no word of theirs has a vector.
+        dropped: split -> records left out, for any reason.
+        dropped_by_reason: split -> {reason: records} (reasons: annotations.DROP_REASONS).
+        read: split -> records read from the annotation file (counts + dropped).
         info: other facts recorded by prepare (GloVe source, feature path, data dir, timing).
     """
 
@@ -53,6 +55,8 @@ class Manifest:
     num_sample_clips: int
     shards: dict[str, list[tuple[Path, int]]]
     dropped: dict[str, int] = dataclasses.field(default_factory=dict)
+    dropped_by_reason: dict[str, dict[str, int]] = dataclasses.field(default_factory=dict)
+    read: dict[str, int] = dataclasses.field(default_factory=dict)
     info: dict = dataclasses.field(default_factory=dict)
 
     @property
@@ -66,8 +70,14 @@ class Manifest:
 
 def manifest_dict(cfg: Config, vocabulary: list[str], vectors_file: str,
                   counts: dict[str, int], dropped: dict[str, int],
-                  shards: dict[str, list[tuple[str, int]]], info: dict) -> dict:
-    """The JSON content of a manifest."""
+                  shards: dict[str, list[tuple[str, int]]], info: dict, *,
+                  read: dict[str, int] | None = None,
+                  dropped_by_reason: dict[str, dict[str, int]] | None = None) -> dict:
+    """The JSON content of a manifest.
+
+    `read` (records read per split) and `dropped_by_reason` ({split: {reason: n}}) say where
+    every record went: counts + dropped = read.
+    """
     return {
         "format": FORMAT,
         "preset": cfg.name,
@@ -77,6 +87,8 @@ def manifest_dict(cfg: Config, vocabulary: list[str], vectors_file: str,
         "word_dim": cfg.model.word_dim,
         "counts": counts,
         "dropped": dropped,
+        "read": read if read is not None else {s: counts[s] + dropped.get(s, 0) for s in counts},
+        "dropped_by_reason": dropped_by_reason or {},
         "shards": {s: [{"file": f, "queries": n} for f, n in v] for s, v in shards.items()},
         "vectors_file": vectors_file,
         "info": info,
@@ -101,9 +113,13 @@ def load_manifest(path: str | os.PathLike) -> Manifest:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise DataError(f"manifest {path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        got = data.get("format") if isinstance(data, dict) else type(data).__name__
-        raise DataError(f"manifest {path}: expected format {FORMAT!r}, got {got!r}")
+    if not isinstance(data, dict):
+        raise DataError(f"manifest {path}: expected a JSON object with format {FORMAT!r}, got "
+                        f"{type(data).__name__}")
+    if data.get("format") != FORMAT:
+        raise DataError(f"manifest {path}: expected format {FORMAT!r}, got "
+                        f"{data.get('format')!r} (written by another version of mgpn_keras; "
+                        f"prepare the shards again with `mgpn prepare`)")
     missing = [k for k in _KEYS if k not in data]
     if missing:
         raise DataError(f"manifest {path}: missing {missing}, expected the keys {list(_KEYS)}")
@@ -133,6 +149,9 @@ def load_manifest(path: str | os.PathLike) -> Manifest:
                     feature_width=int(data["feature_width"]), root=root,
                     num_sample_clips=int(data["num_sample_clips"]), shards=shards,
                     dropped={k: int(v) for k, v in data.get("dropped", {}).items()},
+                    dropped_by_reason={k: {r: int(n) for r, n in v.items()} for k, v in
+                                       data.get("dropped_by_reason", {}).items()},
+                    read={k: int(v) for k, v in data.get("read", {}).items()},
                     info=dict(data.get("info", {})))
 
 

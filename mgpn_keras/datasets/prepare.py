@@ -7,12 +7,18 @@ record order; each run of consecutive queries on one video becomes one tf.train.
 (`examples.py`) holding the video's features once, and a shard holds whole runs, at least
 `shard_size` queries (the last shard fewer).
 
+Accounting: every record read is kept or dropped for a named reason (`accounting.py`); the
+manifest counts the drops by reason, one line per split says where the records went, and
+`strict=True` (`--strict`) makes any drop an error naming the file and line.
+
 Resuming: shards are written under a temporary name and renamed when complete. A run that stops
-leaves the finished shards and `prepare_state.json`; the next run with the same inputs (data
-folder, features, GloVe, splits, shard size) and data settings (data set, feature name,
-normalisation, input_size, num_sample_clips, word_dim) keeps them and writes only the rest.
-Other config values (model size, training) may differ between runs: `manifest.json`, written
-last, records the latest config.
+leaves the finished shards and `prepare_state.json`, which records the data settings (data set,
+feature name, normalisation, input_size, num_sample_clips, word_dim, splits, shard size) and the
+inputs of each finished shard (`shard_inputs.py`). The next run with the same settings keeps the
+shards whose inputs are unchanged, rebuilds those whose annotations, vocabulary ids or feature
+files changed (saying which), and writes the rest; other settings are refused unless
+`overwrite`. Other config values (model size, training) may differ between runs:
+`manifest.json`, written last, records the latest config.
 """
 
 from __future__ import annotations
@@ -24,11 +30,14 @@ from pathlib import Path
 
 import numpy as np
 
+from mgpn_keras import atomic
 from mgpn_keras.config import Config
+from mgpn_keras.datasets import accounting
 from mgpn_keras.datasets import annotations as anno
 from mgpn_keras.datasets import features as feats
 from mgpn_keras.datasets import glove as glove_lib
 from mgpn_keras.datasets import manifest as manifest_lib
+from mgpn_keras.datasets import shard_inputs as shard_inputs_lib
 from mgpn_keras.datasets.durations import duration_statistics
 from mgpn_keras.datasets import vocabulary as vocab_lib
 from mgpn_keras.datasets.errors import DataError
@@ -52,18 +61,11 @@ def tokenize(sentences: list[str], chunk: int = 8192) -> list[list[str]]:
     return out
 
 
-def _glove_identity(glove) -> str:
-    if glove is None or str(glove) == glove_lib.EMBEDDED:
-        return glove_lib.EMBEDDED
-    path = Path(glove).resolve()
-    stat = path.stat() if path.exists() else None
-    return f"{path}:{stat.st_size}:{stat.st_mtime_ns}" if stat else str(path)
-
-
 def prepare(cfg: Config, data_dir: str | os.PathLike, out_dir: str | os.PathLike,
             glove: str | os.PathLike | None = None, splits: list[str] | None = None,
             shard_size: int = DEFAULT_SHARD_SIZE, progress: bool = True, *,
-            features: str | os.PathLike | None = None, overwrite: bool = False) -> Path:
+            features: str | os.PathLike | None = None, overwrite: bool = False,
+            strict: bool = False, summary: bool = True) -> Path:
     """Write a data set's TFRecord shards and manifest; return the manifest's path.
 
     Args:
@@ -76,13 +78,18 @@ def prepare(cfg: Config, data_dir: str | os.PathLike, out_dir: str | os.PathLike
         splits: splits to prepare (default: the data set's standard splits present in data_dir).
         shard_size: queries per shard (at least; a shard ends at the end of a video's run).
         progress: show a progress bar and print a summary.
+        strict: any record left out is an error naming its file and line (else it is counted).
+        summary: without `progress`, still print one line per split saying where its records
+            went (kept, or dropped by reason).
         features: the feature file or folder (default: the data set's usual place in data_dir,
             `features.DEFAULT_LOCATIONS`).
         overwrite: replace an output folder that holds shards of different inputs or settings
             (otherwise that is an error).
 
-    Sentences with no known word (a token with a vector and a letter or digit; punctuation
-    alone does not count) are left out and counted (manifest "dropped").
+    Records left out are counted by reason in the manifest ("dropped", "dropped_by_reason";
+    counts + dropped = "read" per split): a moment with start >= end or outside the video, an
+    empty sentence, a sentence with no known word (a token with a vector and a letter or digit;
+    punctuation alone does not count), a video the feature store does not hold.
     """
     cfg.validate()
     started = time.time()
@@ -100,7 +107,10 @@ def prepare(cfg: Config, data_dir: str | os.PathLike, out_dir: str | os.PathLike
     feature_path = Path(features) if features is not None else feats.default_feature_path(
         dataset, cfg.data.feature_name, data_dir)
 
-    records = {split: anno.read_annotations(dataset, data_dir, split) for split in splits}
+    drops: dict[str, list[anno.Drop]] = {split: [] for split in splits}
+    records = {split: anno.read_annotations(dataset, data_dir, split, drops[split])
+               for split in splits}
+    read = {split: len(records[split]) + len(drops[split]) for split in splits}
     tokens = {split: tokenize([r.sentence for r in recs]) for split, recs in records.items()}
     words = {t for toks in tokens.values() for sentence in toks for t in sentence}
     vectors, word_dim = glove_lib.load_vectors(words, glove, progress=progress)
@@ -113,49 +123,61 @@ def prepare(cfg: Config, data_dir: str | os.PathLike, out_dir: str | os.PathLike
 
     index = vocab_lib.word_index(vocabulary)
     kept: dict[str, list[tuple[anno.Record, list[int]]]] = {}
-    dropped: dict[str, int] = {}
     unknown_tokens = total_tokens = 0
-    for split in splits:
-        kept[split] = []
-        for record, toks in zip(records[split], tokens[split]):
-            ids = vocab_lib.word_ids(index, toks)
-            total_tokens += len(ids)
-            unknown_tokens += ids.count(vocab_lib.UNK_ID)
-            # A sentence needs a known word; known punctuation alone does not count.
-            if any(i > vocab_lib.UNK_ID and any(c.isalnum() for c in t)
-                   for i, t in zip(ids, toks)):
-                kept[split].append((record, ids))
-        dropped[split] = len(records[split]) - len(kept[split])
-
-    # What the shards depend on. Other config values (model size, training) may change between
-    # runs: the shards are kept and the manifest records the latest config.
-    fingerprint = {
-        "format": manifest_lib.FORMAT, "dataset": dataset, "feature_name": cfg.data.feature_name,
-        "normalize": cfg.data.normalize, "input_size": cfg.model.input_size,
-        "num_sample_clips": cfg.model.num_sample_clips, "word_dim": cfg.model.word_dim,
-        "data_dir": str(data_dir.resolve()), "features": str(feature_path.resolve()),
-        "glove": _glove_identity(glove), "splits": list(splits), "shard_size": shard_size,
-        "counts": {s: len(v) for s, v in kept.items()},
-    }
-    _claim_output(out_dir, fingerprint, overwrite)
-    np.save(out_dir / VECTORS_NAME, matrix)
-
-    plan = {split: _plan_shards(split, v, shard_size) for split, v in kept.items()}
-    total = sum(len(v) for v in kept.values())
-    bar = None
-    if progress:
-        import keras
-
-        print(f"prepare {cfg.name}: {total} queries from {data_dir}, features {feature_path}")
-        bar = keras.utils.Progbar(total, unit_name="query")
-    done = reused = 0
     with feats.open_feature_store(feature_path) as store:
+        for split in splits:
+            kept[split] = []
+            for record, toks in zip(records[split], tokens[split]):
+                ids = vocab_lib.word_ids(index, toks)
+                total_tokens += len(ids)
+                unknown_tokens += ids.count(vocab_lib.UNK_ID)
+                reason = _drop_reason(record, toks, ids, store)
+                if reason is None:
+                    kept[split].append((record, ids))
+                else:
+                    drops[split].append(anno.Drop(reason, record.where, _reason_detail(
+                        reason, record, store)))
+        if strict:
+            accounting.raise_if_strict(drops)
+        dropped = {split: len(drops[split]) for split in splits}
+        by_reason = {split: accounting.counts_by_reason(drops[split]) for split in splits}
+
+        # What the shards depend on beyond their own inputs (`shard_inputs`). Other config
+        # values (model size, training) may change between runs: the shards are kept and the
+        # manifest records the latest config.
+        settings = {
+            "format": manifest_lib.FORMAT, "dataset": dataset,
+            "feature_name": cfg.data.feature_name, "normalize": cfg.data.normalize,
+            "input_size": cfg.model.input_size, "num_sample_clips": cfg.model.num_sample_clips,
+            "word_dim": cfg.model.word_dim, "splits": list(splits), "shard_size": shard_size,
+        }
+        plan = {split: _plan_shards(split, v, shard_size) for split, v in kept.items()}
+        finished = _claim_output(out_dir, settings, overwrite,
+                                 [name for v in plan.values() for name, _ in v])
+        np.save(out_dir / VECTORS_NAME, matrix)
+
+        total = sum(len(v) for v in kept.values())
+        bar = None
+        if progress:
+            import keras
+
+            print(f"prepare {cfg.name}: {total} queries from {data_dir}, features {feature_path}")
+            bar = keras.utils.Progbar(total, unit_name="query")
+        done = reused = rebuilt = 0
         for shard_list in plan.values():
             for name, runs in shard_list:
-                if (out_dir / name).is_file():
+                inputs = shard_inputs_lib.shard_inputs(runs, store)
+                old = finished.get(name)
+                if old == inputs and (out_dir / name).is_file():
                     reused += 1
                 else:
+                    if old is not None and (out_dir / name).is_file():
+                        rebuilt += 1
+                        print(f"prepare: rebuilding {out_dir / name}: "
+                              f"{shard_inputs_lib.describe_change(old, inputs)}", flush=True)
                     _write_shard(out_dir / name, runs, cfg, store)
+                    finished[name] = inputs
+                    _save_state(out_dir, settings, finished)
                 done += _num_queries(runs)
                 if bar is not None:
                     bar.update(done)
@@ -165,18 +187,39 @@ def prepare(cfg: Config, data_dir: str | os.PathLike, out_dir: str | os.PathLike
             "annotated": {s: len(v) for s, v in records.items()},
             "unknown_token_rate": unknown_tokens / max(total_tokens, 1),
             "seconds": round(time.time() - started, 2), "shards_reused": reused,
+            "shards_rebuilt": rebuilt,
             # The default window of long-video retrieval (mgpn_keras.serving.windowing).
             "durations": {s: duration_statistics(v) for s, v in records.items()}}
     content = manifest_lib.manifest_dict(
         cfg, vocabulary, VECTORS_NAME, {s: len(v) for s, v in kept.items()}, dropped,
-        {s: [(name, _num_queries(runs)) for name, runs in v] for s, v in plan.items()}, info)
+        {s: [(name, _num_queries(runs)) for name, runs in v] for s, v in plan.items()}, info,
+        read=read, dropped_by_reason=by_reason)
     path = out_dir / manifest_lib.MANIFEST_NAME
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(content, indent=1) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    atomic.write_json(path, content)
     if progress:
         _print_summary(content, path)
+    elif summary:
+        for split in content["counts"]:
+            print(_split_line(content, split), flush=True)
     return path
+
+
+def _drop_reason(record: anno.Record, tokens: list[str], ids: list[int], store) -> str | None:
+    """Why prepare leaves a record out (a key of annotations.DROP_REASONS), or None."""
+    if not tokens:
+        return "empty_sentence"
+    # A sentence needs a known word; known punctuation alone does not count.
+    if not any(i > vocab_lib.UNK_ID and any(c.isalnum() for c in t) for i, t in zip(ids, tokens)):
+        return "no_word_with_vector"
+    if store.source_file(record.video_id) is None:
+        return "video_without_features"
+    return None
+
+
+def _reason_detail(reason: str, record: anno.Record, store) -> str:
+    if reason == "video_without_features":
+        return f"video {record.video_id!r} is not in {store.path}"
+    return f"sentence {record.sentence!r}"
 
 
 def _plan_shards(split: str, items: list, shard_size: int) -> list[tuple[str, list[list]]]:
@@ -206,27 +249,49 @@ def _num_queries(runs: list[list]) -> int:
     return sum(len(run) for run in runs)
 
 
-def _claim_output(out_dir: Path, fingerprint: dict, overwrite: bool) -> None:
-    """Make out_dir ours for `fingerprint`: keep it if it matches, else clear it or refuse."""
-    state = out_dir / STATE_NAME
-    if state.is_file():
-        same = json.loads(state.read_text(encoding="utf-8")) == fingerprint
-        if not same and not overwrite:
+def _claim_output(out_dir: Path, settings: dict, overwrite: bool, planned: list[str]) -> dict:
+    """Make out_dir ours for `settings`; return {shard name: inputs} of the finished shards kept.
+
+    Same settings: finished shards are kept (each is checked against its inputs later) and
+    shard files the plan no longer names are removed. Other settings: refuse, naming them,
+    unless `overwrite`, which clears the folder.
+    """
+    state_path = out_dir / STATE_NAME
+    finished: dict = {}
+    if state_path.is_file():
+        try:
+            state = json.loads(state_path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError:
+            state = {}
+        old = state.get("settings") if isinstance(state, dict) else None
+        if old == settings:
+            finished = {k: v for k, v in state.get("shards", {}).items() if k in planned}
+        elif not overwrite:
+            what = (shard_inputs_lib.changed_settings(old, settings) if isinstance(old, dict)
+                    else [f"{state_path.name} is from another version of mgpn_keras"])
             raise DataError(f"{out_dir} holds shards prepared from other inputs or settings "
-                            f"({state}); choose another --out or pass --overwrite")
-        if same:
-            return
-    ours = list(out_dir.glob("*.tfrecord*")) + [
-        out_dir / n for n in (manifest_lib.MANIFEST_NAME, VECTORS_NAME, STATE_NAME)]
-    if out_dir.exists() and not state.is_file() and any(p.exists() for p in ours) \
-            and not overwrite:
+                            f"({state_path}: {'; '.join(what)}); choose another --out or pass "
+                            f"--overwrite")
+    elif out_dir.exists() and not overwrite and any(
+            p.exists() for p in _our_files(out_dir)):
         raise DataError(f"{out_dir} holds shards without {STATE_NAME}; choose another --out or "
                         f"pass --overwrite")
-    for p in ours:
-        if p.is_file():
+    keep_known = state_path.is_file() and not overwrite  # same settings: a resume
+    for p in _our_files(out_dir):
+        stale = p.name not in finished and (p.suffix == ".tfrecord" or not keep_known)
+        if p.is_file() and stale:
             p.unlink()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    state.write_text(json.dumps(fingerprint, indent=1) + "\n", encoding="utf-8")
+    _save_state(out_dir, settings, finished)
+    return finished
+
+
+def _our_files(out_dir: Path) -> list[Path]:
+    return list(out_dir.glob("*.tfrecord*")) + [
+        out_dir / n for n in (manifest_lib.MANIFEST_NAME, VECTORS_NAME, STATE_NAME)]
+
+
+def _save_state(out_dir: Path, settings: dict, finished: dict) -> None:
+    atomic.write_json(out_dir / STATE_NAME, {"settings": settings, "shards": finished})
 
 
 def _write_shard(path: Path, runs: list[list], cfg: Config, store) -> None:
@@ -248,15 +313,19 @@ def _write_shard(path: Path, runs: list[list], cfg: Config, store) -> None:
     os.replace(tmp, path)
 
 
+def _split_line(content: dict, split: str) -> str:
+    return "  " + accounting.summary_line(
+        split, content["read"][split], content["counts"][split],
+        content["dropped_by_reason"][split], len(content["shards"][split]))
+
+
 def _print_summary(content: dict, path: Path) -> None:
     info = content["info"]
     print(f"wrote {path}")
-    for split, count in content["counts"].items():
-        print(f"  {split}: {count} queries in {len(content['shards'][split])} shards "
-              f"({info['annotated'][split]} annotated, {content['dropped'][split]} dropped: "
-              f"no word with a vector)")
+    for split in content["counts"]:
+        print(_split_line(content, split))
     print(f"  vocabulary {len(content['vocabulary'])} words (ids 0 pad, 1 unknown), word_dim "
           f"{content['word_dim']}; unknown tokens {100 * info['unknown_token_rate']:.2f}%")
     print(f"  feature width {content['feature_width']}, {content['num_sample_clips']} clips per "
           f"query; {info['seconds']:.1f} s, {info['shards_reused']} shards kept from an earlier "
-          f"run")
+          f"run, {info['shards_rebuilt']} rebuilt because their inputs changed")

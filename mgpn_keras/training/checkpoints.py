@@ -6,11 +6,14 @@ import os
 
 import keras
 
+from mgpn_keras.training import backup_files
 from mgpn_keras.training.resume import TrainingState
+
+BEST_WEIGHTS = "best.weights.h5"
 
 
 class BestCheckpoint(keras.callbacks.Callback):
-    """Saves `best.keras` (and `best.weights.h5`) when `monitor` in the epoch logs improves.
+    """Saves `best.weights.h5` (and its `.sha256`) when `monitor` in the epoch logs improves.
 
     The best value lives in the run's `TrainingState`, so it survives a resume.
     """
@@ -35,7 +38,5 @@ class BestCheckpoint(keras.callbacks.Callback):
                       f"saving the best model", flush=True)
             self.state.best_value, self.state.best_epoch = float(value), epoch + 1
             if self.enabled:
-                os.makedirs(self.directory, exist_ok=True)
-                path = os.path.join(self.directory, "best.weights.h5")
-                self.model.save_weights(path + ".tmp.weights.h5")
-                os.replace(path + ".tmp.weights.h5", path)
+                # Atomic, with its SHA-256 beside it: `backup_files.load_weights` checks it.
+                backup_files.save_weights(self.model, os.path.join(self.directory, BEST_WEIGHTS))

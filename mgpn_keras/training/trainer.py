@@ -10,11 +10,13 @@ import tensorflow as tf
 
 from mgpn_keras.atomic import write_json
 from mgpn_keras.config import Config, metric_names, save_config
+from mgpn_keras.training import backup_files
 from mgpn_keras.training import strategy as strategy_lib
 from mgpn_keras.training.checkpoints import BestCheckpoint
 from mgpn_keras.training.epoch_logs import EpochProgressBar, metric_prefix, selection_key
 from mgpn_keras.training.evaluation import EvaluationCallback, evaluate_model, ordered, write_results
 from mgpn_keras.training.resume import StepBackup, restore_backup
+from mgpn_keras.training.run_lock import hold_run_folder
 from mgpn_keras.training.runs import RunPaths
 from mgpn_keras.training.schedule import learning_rate_for_epoch
 
@@ -47,19 +49,27 @@ def train(cfg: Config, manifest_path: str, output_dir: str, *, strategy: tf.dist
     The run folder receives `config.json`, `backup/` (resumable state), `checkpoints/`
     (best weights by `cfg.eval.best_metric`), `logs/` (TensorBoard, CSV) and
     `results.json` ({split: metrics}). Calling `train` again with the same folder resumes
-    from the last backup.
+    from the last backup. One process at a time writes a run folder (`run_lock.py`): another
+    one holding it raises `RunFolderInUse` naming its process id.
 
     Returns:
         {split: metrics} for the evaluated splits, with the best epoch's weights.
     """
+    strategy = strategy or strategy_lib.make_strategy()
+    chief = strategy_lib.is_chief(strategy)
+    root = output_dir if chief else os.path.join(output_dir, f"worker_{strategy_lib.worker_index(strategy)}")
+    # One writer per run folder: a second process on it stops here, before any work.
+    with hold_run_folder(root, "train"):
+        return _train_in_folder(cfg, manifest_path, RunPaths(root), strategy, chief, verbose,
+                                eval_splits, extra_callbacks)
+
+
+def _train_in_folder(cfg: Config, manifest_path: str, paths: RunPaths, strategy, chief: bool,
+                     verbose: int, eval_splits, extra_callbacks) -> dict:
     from mgpn_keras.datasets import check_manifest, load_manifest, make_dataset
     from mgpn_keras.model import build_mgpn
 
     keras.utils.set_random_seed(cfg.train.seed)
-    strategy = strategy or strategy_lib.make_strategy()
-    chief = strategy_lib.is_chief(strategy)
-    root = output_dir if chief else os.path.join(output_dir, f"worker_{strategy_lib.worker_index(strategy)}")
-    paths = RunPaths(root)
     manifest = load_manifest(manifest_path)
     check_manifest(manifest, cfg)
     os.makedirs(paths.root, exist_ok=True)
@@ -70,6 +80,8 @@ def train(cfg: Config, manifest_path: str, output_dir: str, *, strategy: tf.dist
     with strategy.scope():
         model = compile_model(build_mgpn(cfg), cfg)
         state = restore_backup(model, paths.backup)
+    if state.best_epoch and os.path.exists(paths.best_weights):
+        backup_files.verify(paths.best_weights)  # fail now, not after the remaining epochs
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         # Keras 3.15's fit() builds metrics from a first batch it all-reduces as a nested
         # structure, which CollectiveAllReduce cannot do ("Attempt to convert a value
@@ -122,7 +134,7 @@ def train(cfg: Config, manifest_path: str, output_dir: str, *, strategy: tf.dist
     train_seconds = time.time() - start_time
 
     if os.path.exists(paths.best_weights):
-        model.load_weights(paths.best_weights)
+        backup_files.load_weights(model, paths.best_weights)
     results = {}
     for which in eval_splits or tuple(s for s in ("val", "test") if manifest.counts.get(s)):
         results[which] = ordered(evaluate_model(model, eval_dataset(which), cfg), cfg)

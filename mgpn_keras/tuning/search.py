@@ -20,6 +20,7 @@ import keras_tuner
 
 from mgpn_keras.config import Config, save_config
 from mgpn_keras.training.epoch_logs import strip_split
+from mgpn_keras.training.run_lock import hold_run_folder
 from mgpn_keras.tuning.hypermodel import MGPNHyperModel, objective_for
 from mgpn_keras.tuning.search_space import ALGORITHMS, SearchSpace
 PROJECT = "search"
@@ -116,7 +117,8 @@ def run_search(base: Config, manifest, space: SearchSpace, output_dir: str, *, a
             trial's values (so it keeps `base.train.epochs`, whatever `epochs` is).
         manifest: the prepared data set.
         space: the searched dimensions.
-        output_dir: D; a second call with the same D resumes the search.
+        output_dir: D; a second call with the same D resumes the search. One process at a
+            time: another one holding D raises `RunFolderInUse` naming its process id.
         algorithm: "hyperband", "bayesian" or "random".
         max_trials: trials in all, including those already in D.
         epochs: epochs per trial (default `base.train.epochs`).
@@ -126,8 +128,6 @@ def run_search(base: Config, manifest, space: SearchSpace, output_dir: str, *, a
     Returns:
         {"trials": [record, ...], "best_config": Config or None, "best_trial": record or None}.
     """
-    from mgpn_keras.training.strategy import make_strategy
-
     if algorithm not in ALGORITHMS:
         raise ValueError(f"tuner algorithm {algorithm!r}; expected one of {list(ALGORITHMS)}")
     if max_trials < 1:
@@ -135,6 +135,16 @@ def run_search(base: Config, manifest, space: SearchSpace, output_dir: str, *, a
     if algorithm == "bayesian":
         _require_bayesian()
     epochs = int(epochs or base.train.epochs)
+    # One writer per folder: a second search on it stops here, naming the holder's process id.
+    with hold_run_folder(output_dir, "tune"):
+        return _search_in_folder(base, manifest, space, output_dir, algorithm, max_trials,
+                                 epochs, strategy, verbose)
+
+
+def _search_in_folder(base: Config, manifest, space: SearchSpace, output_dir: str, algorithm: str,
+                      max_trials: int, epochs: int, strategy, verbose: int) -> dict:
+    from mgpn_keras.training.strategy import make_strategy
+
     _check_resumable(output_dir, space, algorithm, epochs, base)
     strategy = strategy or make_strategy()
     hypermodel = MGPNHyperModel(base, manifest, space, verbose=verbose)
