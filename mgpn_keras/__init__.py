@@ -14,6 +14,13 @@ if os.environ["KERAS_BACKEND"] != "tensorflow":
 
 __version__ = "0.1.0"
 
+# Every layer is registered with Keras once Keras is imported (so `keras.saving.load_model`
+# works after `import mgpn_keras`), without importing Keras here: `import mgpn_keras.config`
+# stays free of TensorFlow.
+from mgpn_keras import _keras_hook  # noqa: E402
+
+_keras_hook.install()
+
 
 def __getattr__(name):
     # Lazy so that `import mgpn_keras.config` does not pay for importing TensorFlow.
@@ -21,6 +28,10 @@ def __getattr__(name):
         from mgpn_keras.model import build_mgpn
 
         return build_mgpn
+    if name in ("save_to_preset", "from_preset", "resolve_model"):
+        from mgpn_keras import saving
+
+        return getattr(saving, name)
     if name in ("preset", "load_config", "save_config", "Config"):
         from mgpn_keras import config
 

@@ -164,14 +164,15 @@ def test_loss_rescales_and_clips_the_target():
 
 
 def test_loss_serialization_and_config():
+    from layer_test_case import assert_config_round_trip
+
     cfg = preset("tacos")
     loss = ScaledIoUBCE.for_config(cfg)
     config = loss.get_config()
     assert config == {"name": "scaled_iou_bce", "reduction": "sum_over_batch_size",
                       "num_clips": 128, "num_scale_layers": [15, 8, 8, 8],
                       "min_iou": 0.3, "max_iou": 0.7}
-    again = keras.losses.deserialize(keras.losses.serialize(loss))
-    assert isinstance(again, ScaledIoUBCE) and again.get_config() == config
+    again = assert_config_round_trip(loss)
     rng = np.random.default_rng(2)
     scores = (rng.normal(0, 1, (2, 128, 128)) * valid_mask(128, [15, 8, 8, 8])).astype(np.float32)
     target = iou_map_numpy([[3.0, 40.0], [100.0, 180.0]], 200.0, 128)

@@ -58,15 +58,10 @@ def test_padding_does_not_change_a_querys_scores(tiny_model):
 
 
 def test_keras_file_round_trip_gives_same_outputs(tiny_model, tmp_path):
-    import keras
+    from layer_test_case import run_model_saving_test
 
     cfg, model = tiny_model
-    x = _inputs(cfg, [4, 6], seed=5)
-    path = tmp_path / "model.keras"
-    model.save(path)
-    reloaded = keras.saving.load_model(path)
-    np.testing.assert_allclose(np.asarray(reloaded(x, training=False)),
-                               np.asarray(model(x, training=False)), atol=1e-6, rtol=0)
+    run_model_saving_test(model, _inputs(cfg, [4, 6], seed=5), tmp_path / "model.keras")
 
 
 def test_jit_compile_gives_same_outputs(tiny_model):

@@ -75,6 +75,38 @@ def test_evaluate_cli_reproduces_test_results(trained_run):
     assert len(rows) == 24 and len(rows[0]["moments"]) <= 5
 
 
+def test_run_writes_a_preset_folder_that_evaluates_and_exports_like_the_run(trained_run, tiny, tmp_path, capsys):
+    from mgpn_keras.cli import main
+    from mgpn_keras.saving import load_preset, resolve_model
+
+    run, results = trained_run
+    _, cfg, manifest = tiny
+    preset = load_preset(run / "model")
+    assert preset.config == cfg and preset.vocabulary == resolve_model(run).vocabulary
+    predictions = tmp_path / "predictions.json"
+    assert main(["evaluate", "--model", os.fspath(run / "model"), "--shards", os.fspath(Path(manifest).parent),
+                 "--split", "val", "--predictions", os.fspath(predictions)]) == 0
+    assert len(json.loads(predictions.read_text())) == 24
+    from mgpn_keras.training.run_evaluation import evaluate_run
+
+    val = evaluate_run(os.fspath(run / "model"), "val", verbose=False, manifest=manifest)
+    assert val == pytest.approx(results["val"], abs=1e-9)  # the best epoch's weights
+    assert json.loads((run / "results.json").read_text())["val"] == results["val"]  # untouched
+    out = tmp_path / "export" / "1"
+    assert main(["export", "--model", os.fspath(run / "model"), "--out", os.fspath(out)]) == 0
+    info = json.loads((out / "mgpn_export.json").read_text())
+    assert info["source"]["preset_dir"] == os.path.abspath(run / "model")
+    features = tmp_path / "video.npy"
+    np.save(features, np.random.default_rng(0).random((30, 24)).astype("float32"))
+    printed = []
+    for flag, folder in (("--export", out), ("--model", run / "model")):
+        capsys.readouterr()
+        assert main(["predict", flag, os.fspath(folder), "--features", os.fspath(features), "--duration",
+                     "30", "--query", "a person opens the door", "--json"]) == 0
+        printed.append(json.loads(capsys.readouterr().out))
+    assert printed[0] == printed[1] and len(printed[0][0]["moments"]) == 5
+
+
 def test_shards_of_another_width_are_refused(tiny, tmp_path):
     from mgpn_keras.config import apply_overrides
     from mgpn_keras.training.trainer import train
@@ -122,7 +154,13 @@ def test_sigkill_mid_epoch_then_resume_loses_and_repeats_nothing(tiny, tmp_path)
     # the optimizer counts every batch that reached the final weights exactly once
     assert final["optimizer_steps"] == 3 * batches_per_epoch
     assert [h["epoch"] for h in final["history"]] == [1, 2, 3]
-    assert json.loads((run / "results.json").read_text())["test"]["R1@0.5"] >= 0.0
+    # The results are those of the epoch the resumed run selected: its best val epoch,
+    # reloaded from checkpoints/ (not the last epoch's weights).
+    summary = json.loads((run / "summary.json").read_text())
+    best = max(final["history"], key=lambda h: h["val_R1@0.5"])
+    assert summary["best_epoch"] == best["epoch"]
+    assert json.loads((run / "results.json").read_text())["val"]["R1@0.5"] == pytest.approx(
+        best["val_R1@0.5"], abs=1e-9)
 
 
 def _free_port():

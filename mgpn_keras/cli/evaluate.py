@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from mgpn_keras.cli.arguments import HelpFormatter, add_logging_arguments
 from mgpn_keras.cli.errors import UsageError
@@ -24,8 +25,12 @@ Examples:
 def add_parser(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser("evaluate", help="re-evaluate a training run",
                                    description=DESCRIPTION, formatter_class=HelpFormatter)
-    parser.add_argument("--run-dir", required=True, metavar="DIR",
-                        help="the run folder written by train.py")
+    parser.add_argument("--run-dir", "--model", dest="run_dir", required=True, metavar="DIR",
+                        help="the run folder written by train.py, or a model preset folder "
+                             "(e.g. a run's model/; give its data with --shards)")
+    parser.add_argument("--shards", metavar="DIR",
+                        help="prepared shards (folder with manifest.json) to evaluate on "
+                             "(default: the ones the run folder names)")
     parser.add_argument("--split", default="test", help="split to evaluate (default: test)")
     parser.add_argument("--weights", default="best",
                         help="'best' (best checkpoint), 'latest' (last backup) or a .weights.h5 path")
@@ -56,16 +61,22 @@ def run(args: argparse.Namespace) -> int:
     from mgpn_keras.metrics import format_table
 
     title = f"{args.run_dir}: {args.split} split"
+    manifest = args.shards
+    if manifest and os.path.isdir(manifest):
+        manifest = os.path.join(manifest, "manifest.json")
     if args.window is None:
         if args.window_overlap is not None or args.data_dir or args.features:
             raise UsageError("--window-overlap, --data-dir and --features need --window")
         from mgpn_keras.training.run_evaluation import evaluate_run
 
         results = evaluate_run(args.run_dir, args.split, args.weights, verbose=not args.quiet,
-                               predictions_out=args.predictions)
+                               predictions_out=args.predictions, manifest=manifest)
     else:
         from mgpn_keras.training.windowed_evaluation import evaluate_run_windowed
 
+        if manifest:
+            raise UsageError("--shards applies without --window; the windowed evaluation reads "
+                             "the run folder's data set")
         seconds = None if args.window == "auto" else _seconds(args.window)
         results = evaluate_run_windowed(
             args.run_dir, args.split, args.weights, window_seconds=seconds,

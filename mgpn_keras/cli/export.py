@@ -28,7 +28,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "export", help="export a trained run as a SavedModel for TensorFlow Serving",
         description=DESCRIPTION, formatter_class=HelpFormatter)
-    parser.add_argument("--run-dir", required=True, help="the training run folder")
+    parser.add_argument("--run-dir", "--model", dest="run_dir", required=True, metavar="DIR",
+                        help="the training run folder, or a model preset folder (config.json, "
+                             "model.weights.h5, metadata.json, assets/), such as a run's model/")
     parser.add_argument("--out", required=True,
                         help="an integer version folder, e.g. export/mgpn/1")
     parser.add_argument("--weights", help="a .weights.h5 file (default: the run's best "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from mgpn_keras.cli.arguments import HelpFormatter, add_logging_arguments
 from mgpn_keras.cli.errors import UsageError
@@ -32,7 +33,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "predict", help="query an exported SavedModel: top-k moments of sentences in a video",
         description=DESCRIPTION, formatter_class=HelpFormatter)
-    parser.add_argument("--export", required=True, help="the version folder, e.g. export/mgpn/1")
+    parser.add_argument("--export", "--model", dest="export", required=True, metavar="DIR",
+                        help="the version folder, e.g. export/mgpn/1, or a model preset or "
+                             "training run folder (the serving graph is then built in memory)")
     parser.add_argument("--features", required=True, help="the video's (clips, width) features: "
                         "a .npy file, or an .hdf5 file / folder of .npy files with --video-id")
     parser.add_argument("--video-id", help="the video's key in an .hdf5 file or .npy folder")
@@ -56,7 +59,10 @@ def run(args: argparse.Namespace) -> int:
 
     from mgpn_keras.serving.retriever import MomentRetriever
 
-    export = MomentRetriever.from_export(args.export)
+    if (Path(args.export) / "saved_model.pb").is_file():
+        export = MomentRetriever.from_export(args.export)
+    else:  # a preset or run folder: the serving graph, built in memory
+        export = MomentRetriever.from_run(args.export)
     try:
         result = export.retrieve(features, args.duration, args.query, with_score_map=bool(args.plot))
     except tf.errors.InvalidArgumentError as exc:

@@ -135,47 +135,30 @@ def read_graph_def(export_dir: str | os.PathLike):
 
 def find_weights(run_dir: str | os.PathLike) -> Path:
     """The weights of a run folder: checkpoints/best.weights.h5, else backup/latest.weights.h5."""
+    from mgpn_keras.saving import run_weights
     from mgpn_keras.training.runs import RunPaths
 
-    paths = RunPaths(os.fspath(run_dir))
-    for path in (paths.best_weights, os.path.join(paths.backup, "latest.weights.h5")):
-        if os.path.isfile(path):
-            return Path(path)
-    raise FileNotFoundError(f"run folder {os.fspath(run_dir)!r} has no weights: expected "
-                            f"{paths.best_weights} or "
-                            f"{os.path.join(paths.backup, 'latest.weights.h5')}")
+    return Path(run_weights(RunPaths(os.fspath(run_dir))))
 
 
 def load_run(run_dir: str | os.PathLike, weights: str | os.PathLike | None = None,
              manifest: str | os.PathLike | None = None):
-    """(model with weights, Config, Manifest, weights file) of a training run folder.
+    """(model with weights, Config, Manifest or None, weights file) of a trained model: a run
+    folder or a preset folder (`mgpn_keras.saving.resolve_model`).
 
     Args:
-        run_dir: the folder `train` wrote (config.json, manifest.json, checkpoints/).
-        weights: a .weights.h5 file (default: the run's best, else its latest backup).
+        run_dir: the folder `train` wrote (config.json, manifest.json, checkpoints/), or a
+            preset folder (its Manifest is None unless `manifest` is given).
+        weights: a run folder's .weights.h5 file (default: its best, else its latest backup).
         manifest: the prepared data set's manifest (default: the one the run recorded).
     """
-    from mgpn_keras.config import load_config
-    from mgpn_keras.datasets.manifest import load_manifest
-    from mgpn_keras.training.runs import RunPaths
+    from mgpn_keras.saving import WEIGHTS_FILE, resolve_model
 
-    paths = RunPaths(os.fspath(run_dir))
-    if not os.path.isdir(paths.root):
-        raise FileNotFoundError(f"run folder {paths.root!r} does not exist")
-    cfg = load_config(paths.config)
-    if manifest is None:
-        if not os.path.isfile(paths.manifest_link):
-            raise FileNotFoundError(f"run folder {paths.root!r} has no manifest.json naming its "
-                                    f"data set; pass --manifest")
-        with open(paths.manifest_link, encoding="utf-8") as f:
-            manifest = json.load(f)["manifest"]
-    data = load_manifest(manifest)
-    weights = Path(weights) if weights is not None else find_weights(run_dir)
-    from mgpn_keras.model import build_mgpn  # TensorFlow: only after the cheap checks
-
-    model = build_mgpn(cfg)
-    model.load_weights(weights)
-    return model, cfg, data, weights
+    if not os.path.isdir(run_dir):
+        raise FileNotFoundError(f"model folder {os.fspath(run_dir)!r} does not exist")
+    resolved = resolve_model(run_dir, weights=weights, manifest=manifest)
+    weight_file = resolved.source.get("weights") or os.path.join(os.fspath(run_dir), WEIGHTS_FILE)
+    return resolved.model, resolved.config, resolved.data, Path(weight_file)
 
 
 def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike, *,
@@ -183,37 +166,42 @@ def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike, *,
                top_k: int | None = None, nms_threshold: float | None = None,
                window_seconds: float | None = None, window_overlap_seconds: float | None = None,
                whole_videos: bool = False, overwrite: bool = False) -> Path:
-    """Export a training run folder (config.json, manifest.json, checkpoints/ or backup/).
+    """Export a trained model: a training run folder or a preset folder (`save_to_preset`).
 
     Args:
-        run_dir: the folder `train` wrote.
+        run_dir: the folder `train` wrote (config.json, manifest.json, checkpoints/ or
+            backup/), or a preset folder such as its model/.
         out_dir: the version folder, e.g. `export/mgpn/1`.
-        weights: a .weights.h5 file (default: the run's best, else its latest backup).
-        manifest: the prepared data set's manifest (default: the one the run recorded); its
-            vocabulary and word vectors go into the export.
+        weights: a run folder's .weights.h5 file (default: its best, else its latest backup).
+        manifest: the prepared data set's manifest (default: the one the run recorded, or the
+            preset folder's own assets); its vocabulary and word vectors go into the export.
         top_k, nms_threshold: override the preset's values.
         window_seconds, window_overlap_seconds: override the long-video window (default:
-            `windowing.default_window`, twice the training moments' p99 length).
+            `windowing.default_window`, twice the training moments' p99 length; for a preset
+            folder without `manifest`, the config's window, else whole videos).
         whole_videos: no windows, every video retrieved whole.
         overwrite: replace a non-empty `out_dir`.
     """
+    from mgpn_keras.saving import resolve_model
     from mgpn_keras.serving.windowing import check_window, default_window
 
     check_version_folder(out_dir, overwrite)  # fail before the slow part
     if window_seconds is not None:
         check_window(window_seconds, window_overlap_seconds)
-    model, cfg, data, weights = load_run(run_dir, weights, manifest)
+    if not os.path.isdir(run_dir):
+        raise FileNotFoundError(f"model folder {os.fspath(run_dir)!r} does not exist")
+    resolved = resolve_model(run_dir, weights=weights, manifest=manifest)
+    if resolved.vocabulary is None:
+        raise FileNotFoundError(f"{os.fspath(run_dir)!r} names no data set (its vocabulary and word "
+                                "vectors go into the export); pass --manifest")
+    cfg = resolved.config
     if whole_videos:
         window_seconds, window_overlap_seconds = None, None
     elif window_seconds is None:
-        window_seconds, default_overlap = default_window(cfg, data)
+        window_seconds, default_overlap = default_window(cfg, resolved.data)
         if window_overlap_seconds is None:
             window_overlap_seconds = default_overlap
-    source = {"run_dir": os.path.abspath(run_dir),
-              "weights": os.path.abspath(weights),
-              "manifest": os.path.abspath(data.path)}
-    return export_saved_model(model, cfg, data.vocabulary, data.vectors, out_dir, top_k=top_k,
-                              nms_threshold=nms_threshold, window_seconds=window_seconds,
-                              window_overlap_seconds=window_overlap_seconds, source=source,
+    return export_saved_model(resolved.model, cfg, resolved.vocabulary, resolved.vectors, out_dir,
+                              top_k=top_k, nms_threshold=nms_threshold, window_seconds=window_seconds,
+                              window_overlap_seconds=window_overlap_seconds, source=resolved.source,
                               overwrite=overwrite)
-

@@ -71,16 +71,21 @@ class MomentRetriever:
     @classmethod
     def from_run(cls, run_dir: str | os.PathLike, weights: str | os.PathLike | None = None,
                  **options) -> "MomentRetriever":
-        """A retriever of a training run folder (its config, manifest and best weights); the
-        window defaults as in `windowing.default_window`."""
-        from mgpn_keras.serving.export import load_run
+        """A retriever of a training run folder (its config, manifest and best weights) or a
+        preset folder (`mgpn_keras.saving.resolve_model`); the window defaults as in
+        `windowing.default_window`."""
+        from mgpn_keras.saving import resolve_model
         from mgpn_keras.serving.windowing import default_window
 
-        model, cfg, data, _ = load_run(run_dir, weights)
-        window, overlap = default_window(cfg, data)
+        resolved = resolve_model(run_dir, weights=weights)
+        if resolved.vocabulary is None:
+            raise FileNotFoundError(f"{os.fspath(run_dir)!r} names no data set (its vocabulary and "
+                                    "word vectors)")
+        window, overlap = default_window(resolved.config, resolved.data)
         options.setdefault("window_seconds", window)
         options.setdefault("window_overlap_seconds", overlap)
-        return cls.from_model(model, cfg, data.vocabulary, data.vectors, **options)
+        return cls.from_model(resolved.model, resolved.config, resolved.vocabulary, resolved.vectors,
+                              **options)
 
     @classmethod
     def from_export(cls, path: str | os.PathLike) -> "MomentRetriever":

@@ -46,6 +46,11 @@ class RunPaths:
         return os.path.join(self.checkpoints, "best.weights.h5")
 
     @property
+    def preset(self):
+        """The best epoch's model as a preset folder (`mgpn_keras.saving.from_preset`)."""
+        return os.path.join(self.root, "model")
+
+    @property
     def summary(self):
         return os.path.join(self.root, "summary.json")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 
@@ -15,7 +16,7 @@ from mgpn_keras.training import strategy as strategy_lib
 from mgpn_keras.training.checkpoints import BestCheckpoint
 from mgpn_keras.training.epoch_logs import EpochProgressBar, metric_prefix, selection_key
 from mgpn_keras.training.evaluation import EvaluationCallback, evaluate_model, ordered, write_results
-from mgpn_keras.training.resume import StepBackup, restore_backup
+from mgpn_keras.training.resume import StepBackup, TrainingState, restore_backup
 from mgpn_keras.training.run_lock import hold_run_folder
 from mgpn_keras.training.runs import RunPaths
 from mgpn_keras.training.schedule import learning_rate_for_epoch
@@ -39,6 +40,95 @@ def selection_split(manifest) -> str:
     """The split evaluated every epoch: val where the data set has one (Charades-STA has
     none, and the reference then evaluates on test)."""
     return "val" if manifest.counts.get("val") else "test"
+
+
+def build_for_training(cfg: Config) -> keras.Model:
+    """The seeded, compiled model a run starts from; call it in the strategy's scope.
+
+    `train()` and the tuner's trials both build through here, so a trial and `train.py`
+    with the trial's config start from the same weights and dropout seeds.
+    """
+    from mgpn_keras.model import build_mgpn
+
+    keras.utils.set_random_seed(cfg.train.seed)
+    return compile_model(build_mgpn(cfg), cfg)
+
+
+def epoch_dataset(manifest, cfg: Config, epoch: int, skip: int = 0) -> tf.data.Dataset:
+    """The training batches of 0-indexed `epoch`, shuffled with seed `cfg.train.seed + epoch`,
+    from batch `skip` on (a resumed epoch)."""
+    from mgpn_keras.datasets import make_dataset
+
+    batches = -(-manifest.counts["train"] // cfg.train.batch_size)
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    # The cardinality gives the progress bar its length (records hold whole videos, so
+    # tf.data cannot count the batches itself).
+    return (make_dataset(manifest, "train", cfg.train.batch_size, training=True,
+                         shuffle_seed=cfg.train.seed + epoch)
+            .skip(skip).apply(tf.data.experimental.assert_cardinality(batches - skip))
+            .with_options(options))
+
+
+class _LearningRateLog(keras.callbacks.Callback):
+    """Puts the epoch's learning rate in its logs (CSV, TensorBoard, keras-tuner)."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs.setdefault("learning_rate", float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)))
+
+
+def fit_epochs(model: keras.Model, cfg: Config, manifest, *, state: TrainingState | None = None,
+               epochs: int | None = None, callbacks: list | None = None, backup: StepBackup | None = None,
+               strategy: tf.distribute.Strategy | None = None, log_dir: str | None = None,
+               verbose: int = 1) -> keras.callbacks.History:
+    """The one training loop of `train.py`, `mgpn tune` and the benchmarks.
+
+    Epoch by epoch from `state` (epoch, batch) to `epochs` (default `cfg.train.epochs`):
+    sets the step schedule's learning rate, trains on `epoch_dataset` and runs the
+    reference evaluation on the selection split, which adds `<split>_<metric>` (`val_R1@0.5`;
+    `test_R1@0.5` on Charades-STA, `epoch_logs.selection_key`) to the epoch logs before
+    `callbacks` see them; `backup` (a `StepBackup`) runs last.
+
+    Returns:
+        A History with one entry per epoch run here (keras-tuner reads its objective
+        from it).
+    """
+    from mgpn_keras.datasets import make_dataset
+    from mgpn_keras.training.schedule import learning_rate_for_epoch
+
+    state = state or TrainingState()
+    epochs = int(epochs or cfg.train.epochs)
+    split = selection_split(manifest)
+
+    def eval_dataset():
+        return make_dataset(manifest, split, cfg.eval.batch_size, training=False, with_meta=True)
+
+    all_callbacks = [_LearningRateLog(),
+                     EvaluationCallback(eval_dataset, cfg, split, prefix=metric_prefix(split),
+                                        log_dir=log_dir, verbose=verbose),
+                     *(callbacks or []), *([EpochProgressBar()] if verbose else []),
+                     *([backup] if backup is not None else [])]
+    history = keras.callbacks.History()
+    history.set_model(model)
+    history.on_train_begin()
+    for epoch in range(state.epoch, epochs):
+        model.optimizer.learning_rate.assign(learning_rate_for_epoch(cfg, epoch))
+        skip = state.step if epoch == state.epoch else 0
+        data = epoch_dataset(manifest, cfg, epoch, skip)
+        if backup is not None:
+            backup.step_offset = skip
+        if verbose:
+            print(f"epoch {epoch + 1}/{epochs}: learning rate "
+                  f"{learning_rate_for_epoch(cfg, epoch):g}" + (f", resuming at batch {skip}" if skip else ""),
+                  flush=True)
+        with strategy.scope() if strategy is not None else contextlib.nullcontext():
+            done = model.fit(data, initial_epoch=epoch, epochs=epoch + 1, callbacks=all_callbacks,
+                             shuffle=False, verbose=verbose if verbose else 0)
+        history.epoch.extend(done.epoch)
+        for key, values in done.history.items():
+            history.history.setdefault(key, []).extend(values)
+    return history
 
 
 def train(cfg: Config, manifest_path: str, output_dir: str, *, strategy: tf.distribute.Strategy | None = None,
@@ -67,9 +157,7 @@ def train(cfg: Config, manifest_path: str, output_dir: str, *, strategy: tf.dist
 def _train_in_folder(cfg: Config, manifest_path: str, paths: RunPaths, strategy, chief: bool,
                      verbose: int, eval_splits, extra_callbacks) -> dict:
     from mgpn_keras.datasets import check_manifest, load_manifest, make_dataset
-    from mgpn_keras.model import build_mgpn
 
-    keras.utils.set_random_seed(cfg.train.seed)
     manifest = load_manifest(manifest_path)
     check_manifest(manifest, cfg)
     os.makedirs(paths.root, exist_ok=True)
@@ -78,7 +166,7 @@ def _train_in_folder(cfg: Config, manifest_path: str, paths: RunPaths, strategy,
         write_json(paths.manifest_link, {"manifest": os.path.abspath(os.fspath(manifest_path))})
     split = selection_split(manifest)
     with strategy.scope():
-        model = compile_model(build_mgpn(cfg), cfg)
+        model = build_for_training(cfg)
         state = restore_backup(model, paths.backup)
     if state.best_epoch and os.path.exists(paths.best_weights):
         backup_files.verify(paths.best_weights)  # fail now, not after the remaining epochs
@@ -99,38 +187,16 @@ def _train_in_folder(cfg: Config, manifest_path: str, paths: RunPaths, strategy,
 
     backup = StepBackup(paths.backup, state, cfg.train.backup_every_steps)
     callbacks = [
-        EvaluationCallback(eval_dataset, cfg, split, prefix=metric_prefix(split),
-                           log_dir=paths.logs if chief else None, verbose=verbose),
         BestCheckpoint(paths.checkpoints, selection_key(cfg.eval.best_metric, split), state, enabled=True,
                        verbose=verbose),
         keras.callbacks.CSVLogger(os.path.join(paths.logs, "epochs.csv"), append=True),
         keras.callbacks.TensorBoard(paths.logs, write_graph=False, profile_batch=0),
         *(extra_callbacks or []),
-        *([EpochProgressBar()] if verbose else []),
-        backup,  # last: it records the epoch as finished only after the others ran
     ]
     os.makedirs(paths.logs, exist_ok=True)
-    options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     start_time = time.time()
-    for epoch in range(state.epoch, cfg.train.epochs):
-        model.optimizer.learning_rate.assign(learning_rate_for_epoch(cfg, epoch))
-        skip = state.step if epoch == state.epoch else 0
-        batches = -(-manifest.counts["train"] // cfg.train.batch_size)
-        # The cardinality gives the progress bar its length (records hold whole videos,
-        # so tf.data cannot count the batches itself).
-        data = (make_dataset(manifest, "train", cfg.train.batch_size, training=True,
-                             shuffle_seed=cfg.train.seed + epoch)
-                .skip(skip).apply(tf.data.experimental.assert_cardinality(batches - skip))
-                .with_options(options))
-        backup.step_offset = skip
-        if verbose:
-            print(f"epoch {epoch + 1}/{cfg.train.epochs}: learning rate "
-                  f"{learning_rate_for_epoch(cfg, epoch):g}" + (f", resuming at batch {skip}" if skip else ""),
-                  flush=True)
-        with strategy.scope():
-            model.fit(data, initial_epoch=epoch, epochs=epoch + 1, callbacks=callbacks, shuffle=False,
-                      verbose=verbose if verbose else 0)
+    fit_epochs(model, cfg, manifest, state=state, callbacks=callbacks, backup=backup, strategy=strategy,
+               log_dir=paths.logs if chief else None, verbose=verbose)
     train_seconds = time.time() - start_time
 
     if os.path.exists(paths.best_weights):
@@ -139,6 +205,9 @@ def _train_in_folder(cfg: Config, manifest_path: str, paths: RunPaths, strategy,
     for which in eval_splits or tuple(s for s in ("val", "test") if manifest.counts.get(s)):
         results[which] = ordered(evaluate_model(model, eval_dataset(which), cfg), cfg)
     if chief:
+        from mgpn_keras.saving import save_to_preset
+
+        save_to_preset(model, paths.preset, cfg, manifest.vocabulary, manifest.vectors)
         write_results(paths.results, results)
         write_json(paths.summary, {
             "best_epoch": state.best_epoch, f"best_{selection_key(cfg.eval.best_metric, split)}": state.best_value,

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import math
-
-import keras
 import keras_tuner
-import tensorflow as tf
 
 from mgpn_keras.config import Config
-from mgpn_keras.training.epoch_logs import metric_prefix, selection_key
+from mgpn_keras.training.epoch_logs import selection_key
 from mgpn_keras.tuning.search_space import SearchSpace
 
 
@@ -29,12 +25,12 @@ class MGPNHyperModel(keras_tuner.HyperModel):
     """Builds MGPN from a base config and a trial's values; fits it on prepared shards.
 
     `build(hp)` sets the base config's seed, so trials differ only in their
-    hyperparameters, and compiles with the training loss and optimizer
-    (`compile_model`). `fit(hp, model, epochs=..., callbacks=...)` trains on the
-    manifest's train split with the reference's step learning-rate schedule and runs
-    `EvaluationCallback` every epoch on the selection split (val, or test where the data
-    set has no val), so `val_R1@0.5` and the other metrics are in the epoch logs that
-    keras-tuner reads.
+    hyperparameters, and builds as `train()` does (`build_for_training`).
+    `fit(hp, model, epochs=..., callbacks=...)` is `train()`'s loop (`fit_epochs`): the
+    same step learning-rate schedule, per-epoch shuffle seeds and `EvaluationCallback` on
+    the selection split (val, or test where the data set has no val), so `val_R1@0.5` and
+    the other metrics are in the epoch logs that keras-tuner reads, and a trial's
+    `best_config.json` trained by `train.py` reproduces the trial.
 
     Args:
         base: the config every trial starts from (preset, data, schedule, seed).
@@ -53,6 +49,7 @@ class MGPNHyperModel(keras_tuner.HyperModel):
         self.space = space
         self.verbose = verbose
         self.last_trainable_parameters: int | None = None
+        self.last_history: dict | None = None  # the last fit's {metric: per-epoch values}
 
     def config_for(self, hp) -> Config:
         """The config of a trial (a HyperParameters, or a dict of its values)."""
@@ -63,43 +60,27 @@ class MGPNHyperModel(keras_tuner.HyperModel):
         self.space.declare(hp)
 
     def build(self, hp):
-        from mgpn_keras.model import build_mgpn, count_trainable_parameters
-        from mgpn_keras.training.trainer import compile_model
+        from mgpn_keras.model import count_trainable_parameters
+        from mgpn_keras.training.trainer import build_for_training
 
         self.space.declare(hp)
-        cfg = self.config_for(hp)
-        keras.utils.set_random_seed(cfg.train.seed)
-        model = compile_model(build_mgpn(cfg), cfg)
+        model = build_for_training(self.config_for(hp))
         self.last_trainable_parameters = count_trainable_parameters(model)
         return model
 
     def fit(self, hp, model, *args, epochs=None, initial_epoch=0, callbacks=None, verbose=None, **kwargs):
-        """Train `model` for `epochs` (default: the config's) and return the History."""
-        from mgpn_keras.datasets import make_dataset
-        from mgpn_keras.training.evaluation import EvaluationCallback
-        from mgpn_keras.training.schedule import learning_rate_for_epoch
-        from mgpn_keras.training.trainer import selection_split
+        """Train `model` with `train.py`'s loop (`fit_epochs`) and return its History.
 
-        cfg = self.config_for(hp)
+        Epochs `initial_epoch` to `epochs` (default: the config's), so Hyperband's
+        continued trials keep the schedule and data order of an uninterrupted run.
+        """
+        from mgpn_keras.training.resume import TrainingState
+        from mgpn_keras.training.trainer import fit_epochs
+
         verbose = self.verbose if verbose is None else verbose
-        epochs = int(epochs or cfg.train.epochs)
-        manifest = self.manifest
-        split = selection_split(manifest)
-        batches = math.ceil(manifest.counts["train"] / cfg.train.batch_size)
-        options = tf.data.Options()
-        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-        data = (make_dataset(manifest, "train", cfg.train.batch_size, training=True,
-                             shuffle_seed=cfg.train.seed)
-                .apply(tf.data.experimental.assert_cardinality(batches)).with_options(options))
-
-        def eval_dataset():
-            return make_dataset(manifest, split, cfg.eval.batch_size, training=False, with_meta=True)
-
-        schedule = keras.callbacks.LearningRateScheduler(lambda epoch, _: learning_rate_for_epoch(cfg, epoch))
-        # First the schedule and the evaluation, then keras-tuner's callbacks, which read
-        # the objective from the logs that EvaluationCallback filled.
-        evaluation = EvaluationCallback(eval_dataset, cfg, split, prefix=metric_prefix(split),
-                                        verbose=verbose)
-        all_callbacks = [schedule, evaluation, *(callbacks or [])]
-        return model.fit(data, epochs=epochs, initial_epoch=initial_epoch, callbacks=all_callbacks,
-                         shuffle=False, verbose=verbose)
+        # keras-tuner's callbacks come after the evaluation, whose metrics they read.
+        history = fit_epochs(model, self.config_for(hp), self.manifest, state=TrainingState(epoch=initial_epoch),
+                             epochs=epochs, callbacks=callbacks, verbose=verbose)
+        self.last_history = {"epoch": [e + 1 for e in history.epoch],
+                             **{k: [float(v) for v in values] for k, values in history.history.items()}}
+        return history

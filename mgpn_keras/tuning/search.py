@@ -18,11 +18,13 @@ import time
 
 import keras_tuner
 
+from mgpn_keras.atomic import write_json
 from mgpn_keras.config import Config, save_config
 from mgpn_keras.training.epoch_logs import strip_split
 from mgpn_keras.training.run_lock import hold_run_folder
 from mgpn_keras.tuning.hypermodel import MGPNHyperModel, objective_for
 from mgpn_keras.tuning.search_space import ALGORITHMS, SearchSpace
+
 PROJECT = "search"
 TRIAL_RECORD = "mgpn_trial.json"
 
@@ -34,10 +36,9 @@ class _RecordsTrials:
         start = time.time()
         results = super().run_trial(trial, *args, **kwargs)
         record = {"trial_id": trial.trial_id, "seconds": round(time.time() - start, 1),
-                  "trainable_parameters": self.hypermodel.last_trainable_parameters}
-        with open(os.path.join(self.get_trial_dir(trial.trial_id), TRIAL_RECORD), "w",
-                  encoding="utf-8") as f:
-            json.dump(record, f, indent=2)
+                  "trainable_parameters": self.hypermodel.last_trainable_parameters,
+                  "history": self.hypermodel.last_history}
+        write_json(os.path.join(self.get_trial_dir(trial.trial_id), TRIAL_RECORD), record, indent=2)
         return results
 
 
@@ -103,9 +104,7 @@ def _check_resumable(output_dir: str, space: SearchSpace, algorithm: str, epochs
                              f"(see {path}); resume it with the same arguments or use another "
                              "--output-dir")
         return
-    os.makedirs(output_dir, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(spec, f, indent=2)
+    write_json(path, spec, indent=2)
 
 
 def run_search(base: Config, manifest, space: SearchSpace, output_dir: str, *, algorithm: str = "random",
@@ -154,10 +153,9 @@ def _search_in_folder(base: Config, manifest, space: SearchSpace, output_dir: st
     tuner.search(epochs=epochs, verbose=verbose)
 
     records = trial_records(tuner, space)
-    with open(os.path.join(output_dir, "trials.json"), "w", encoding="utf-8") as f:
-        json.dump({"objective": tuner.oracle.objective.name, "algorithm": algorithm,
-                   "epochs_per_trial": epochs, "trials": records}, f, indent=2)
-        f.write("\n")
+    write_json(os.path.join(output_dir, "trials.json"),
+               {"objective": tuner.oracle.objective.name, "algorithm": algorithm,
+                "epochs_per_trial": epochs, "trials": records}, indent=2)
     best = [r for r in records if r["status"] == "COMPLETED" and r["objective"] is not None]
     best_record = max(best, key=lambda r: r["objective"]) if best else None
     best_config = None
@@ -193,6 +191,7 @@ def trial_records(tuner, space: SearchSpace) -> list[dict]:
             "objective": None if trial.score is None else float(trial.score),
             "best_epoch": trial.best_step,
             "seconds": extra.get("seconds"),
+            "history": extra.get("history"),
             "message": _last_line(trial.message),
         })
     return records

@@ -1,0 +1,135 @@
+"""Checks in keras-hub's manner (`keras_hub/src/tests/test_case.py`), one helper per kind.
+
+`run_layer_test(example)`: symbolic against eager output shapes, a config round trip
+through JSON (the clone computes the same outputs with the same weights), a training step
+where the layer has trainable weights, and a mixed-precision dtype policy.
+`run_model_saving_test(model, inputs)`: a `.keras` file round trip gives the same outputs.
+`assert_config_round_trip(obj)`: serialize -> JSON -> deserialize gives an equal config.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+
+@dataclass
+class LayerExample:
+    """How to build one layer and call it on small inputs.
+
+    make: `make(**extra_kwargs)` -> the layer (extra_kwargs: e.g. a dtype policy).
+    args: positional call inputs (NumPy arrays, or lists of them).
+    call_kwargs: keyword call inputs (e.g. `mask`).
+    skip: check name -> reason, for checks that do not apply (each must say why).
+    """
+
+    make: Callable[..., Any]
+    args: tuple
+    call_kwargs: dict = field(default_factory=dict)
+    skip: dict = field(default_factory=dict)
+
+
+CHECKS = ("symbolic_shapes", "config_round_trip", "training_step", "dtype_policy")
+
+
+def assert_config_round_trip(obj):
+    """serialize -> JSON text -> deserialize: same class and the same config; returns the clone."""
+    import keras
+
+    serialized = json.loads(json.dumps(keras.saving.serialize_keras_object(obj)))
+    clone = keras.saving.deserialize_keras_object(serialized)
+    assert type(clone) is type(obj), (type(clone), type(obj))
+    assert clone.get_config() == obj.get_config()
+    return clone
+
+
+def _flat(x):
+    import keras
+
+    return keras.tree.flatten(x)
+
+
+def _symbolic(x):
+    import keras
+
+    return keras.tree.map_structure(
+        lambda a: keras.KerasTensor(a.shape, dtype=getattr(a, "dtype", None) and str(a.dtype)), x)
+
+
+def check_symbolic_shapes(example: LayerExample):
+    """A layer called on KerasTensors infers the shapes an eager call produces."""
+    eager = _flat(example.make()(*example.args, **example.call_kwargs))
+    symbolic = _flat(example.make()(*_symbolic(example.args), **_symbolic(example.call_kwargs)))
+    assert [tuple(t.shape) for t in symbolic] == [tuple(t.shape) for t in eager]
+
+
+def check_config_round_trip(example: LayerExample):
+    layer = example.make()
+    out = _flat(layer(*example.args, **example.call_kwargs))
+    clone = assert_config_round_trip(layer)
+    clone(*example.args, **example.call_kwargs)
+    clone.set_weights(layer.get_weights())
+    again = _flat(clone(*example.args, **example.call_kwargs))
+    for a, b in zip(out, again, strict=True):
+        if "float" in str(a.dtype):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-6, rtol=0)
+        else:
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def check_training_step(example: LayerExample):
+    """Gradients of a loss on the outputs reach the trainable weights, and an SGD step moves them."""
+    import keras
+    import tensorflow as tf
+
+    layer = example.make()
+    layer(*example.args, **example.call_kwargs)
+    if not layer.trainable_weights:
+        return
+    with tf.GradientTape() as tape:
+        outputs = _flat(layer(*example.args, **example.call_kwargs, training=True))
+        loss = sum(tf.reduce_mean(tf.square(tf.cast(o, tf.float32) - 0.5)) for o in outputs
+                   if o.dtype.is_floating)
+    grads = tape.gradient(loss, layer.trainable_weights)
+    assert any(g is not None for g in grads), f"no gradient reaches {layer.name}'s weights"
+    assert all(bool(tf.reduce_all(tf.math.is_finite(g))) for g in grads if g is not None)
+    before = [np.array(w) for w in layer.trainable_weights]
+    keras.optimizers.SGD(0.1).apply_gradients(
+        [(g, w) for g, w in zip(grads, layer.trainable_weights) if g is not None])
+    assert any(not np.array_equal(b, np.array(w)) for b, w in zip(before, layer.trainable_weights))
+
+
+def check_dtype_policy(example: LayerExample, policy: str = "mixed_bfloat16"):
+    """Under a mixed policy the variables stay float32 and the float outputs are finite and
+    in the compute dtype (a layer pinned to float32, like the ranker's logits, keeps it)."""
+    from keras.backend import standardize_dtype
+
+    layer = example.make(dtype=policy)
+    outputs = _flat(layer(*example.args, **example.call_kwargs))
+    assert all(standardize_dtype(w.dtype) == "float32" for w in layer.weights), \
+        [(w.path, w.dtype) for w in layer.weights]
+    for out in outputs:
+        if "float" in standardize_dtype(out.dtype):
+            assert standardize_dtype(out.dtype) == layer.compute_dtype, (layer.name, out.dtype, layer.compute_dtype)
+            assert np.isfinite(np.asarray(out, np.float32)).all()
+
+
+def run_layer_test(example: LayerExample, checks=CHECKS):
+    for check in checks:
+        if check not in example.skip:
+            globals()[f"check_{check}"](example)
+
+
+def run_model_saving_test(model, inputs, path):
+    """`model.save(path)` then `keras.saving.load_model(path)`: the same outputs."""
+    import keras
+
+    expected = _flat(model(inputs, training=False))
+    model.save(path)
+    restored = keras.saving.load_model(path)
+    for a, b in zip(expected, _flat(restored(inputs, training=False)), strict=True):
+        np.testing.assert_allclose(np.asarray(b), np.asarray(a), atol=1e-6, rtol=0)
+    return restored

@@ -1,0 +1,66 @@
+"""Every class registered under `mgpn_keras>` in the Keras serialization registry, found by
+walking the registry (so a new layer is covered without editing a list): the layer checks
+of `layer_test_case.run_layer_test` on the examples of `layer_examples.py`."""
+
+import pytest
+
+from layer_examples import DTYPE_POLICY_PENDING, examples
+from layer_test_case import CHECKS, assert_config_round_trip, run_layer_test
+
+
+def _registered():
+    from mgpn_keras.registry import registered_classes
+
+    return registered_classes()
+
+
+def _layer_names():
+    import keras
+
+    return [name for name, cls in _registered().items() if issubclass(cls, keras.layers.Layer)]
+
+
+def _examples_of(name):
+    table = examples()
+    assert name in table, (f"{name} has no example inputs: add an entry to tests/layer_examples.py "
+                           "so that the layer checks cover it")
+    for example in table[name]:
+        assert set(example.skip) <= set(CHECKS) and all(example.skip.values())
+        assert keras_name(example.make()) == name
+    return table[name]
+
+
+@pytest.mark.parametrize("name", _layer_names())
+def test_registered_layer(name):
+    for example in _examples_of(name):
+        run_layer_test(example, [c for c in CHECKS if c != "dtype_policy"])
+
+
+def _dtype_cases():
+    return [pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=DTYPE_POLICY_PENDING[name]))
+            if name in DTYPE_POLICY_PENDING else name for name in _layer_names()]
+
+
+@pytest.mark.parametrize("name", _dtype_cases())
+def test_registered_layer_under_a_mixed_dtype_policy(name):
+    for example in _examples_of(name):
+        run_layer_test(example, ["dtype_policy"])
+
+
+def keras_name(obj):
+    import keras
+
+    return keras.saving.get_registered_name(type(obj))
+
+
+def test_examples_name_only_registered_layers():
+    stale = sorted(set(examples()) - set(_layer_names()))
+    assert not stale, f"tests/layer_examples.py has entries for classes no longer registered: {stale}"
+
+
+def test_every_registered_class_round_trips_its_config():
+    from mgpn_keras.losses import ScaledIoUBCE
+
+    names = set(_registered())
+    assert len(names) >= 20 and "mgpn_keras>ScaledIoUBCE" in names
+    assert_config_round_trip(ScaledIoUBCE(8, [3, 2], 0.3, 0.7))
