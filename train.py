@@ -5,7 +5,7 @@ With no arguments it trains on the embedded synthetic benchmark.
 
 import sys
 
-from mgpn_keras.training.cli import main
+from mgpn_keras.cli.train import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -56,8 +56,9 @@ def run_variant(variant, base, manifest, runs_dir: str, verbose: int) -> dict:
         "total_seconds": round(seconds, 1),
         "test": results.get("test"), "val": results.get("val"),
     }
-    with open(record_path, "w", encoding="utf-8") as f:
-        json.dump(row, f, indent=2)
+    from mgpn_keras.atomic import write_json
+
+    write_json(record_path, row, indent=2)
     return row
 
 
@@ -180,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from mgpn_keras.config import apply_overrides, preset
-    from mgpn_keras.training.cli import prepare_synthetic
+    from mgpn_keras.training.runs import prepare_synthetic
     from mgpn_keras.tuning.variants import paper_variants, variant_by_key
 
     base = preset("synthetic")
@@ -203,12 +204,11 @@ def main(argv: list[str] | None = None) -> int:
     for path in (args.markdown, args.json):
         if os.path.dirname(path):
             os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(args.markdown, "w", encoding="utf-8") as f:
-        f.write(markdown_report(rows, base, base.train.epochs, elapsed))
-    with open(args.json, "w", encoding="utf-8") as f:
-        json.dump({"preset": base.name, "epochs": base.train.epochs, "seed": base.train.seed,
-                   "split": "test", "variants": rows}, f, indent=2)
-        f.write("\n")
+    from mgpn_keras.atomic import write_json, write_text
+
+    write_text(args.markdown, markdown_report(rows, base, base.train.epochs, elapsed))
+    write_json(args.json, {"preset": base.name, "epochs": base.train.epochs, "seed": base.train.seed,
+                           "split": "test", "variants": rows}, indent=2)
     print(f"wrote {args.markdown} and {args.json} ({(time.time() - start) / 60:.1f} min this run)")
     return 0
 

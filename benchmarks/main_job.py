@@ -56,8 +56,9 @@ def main(argv=None) -> int:
     for name, ok in checks.items():
         print(f"{'PASS' if ok else 'FAIL'}: {name}")
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump(report, f, indent=2)
+        from mgpn_keras.atomic import write_json
+
+        write_json(args.json, report, indent=2)
     return 0 if all(checks.values()) else 1
 
 

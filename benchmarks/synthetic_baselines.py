@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     from mgpn_keras.config import load_config, preset
     from mgpn_keras.metrics import format_table
     from mgpn_keras.training.baselines import baseline_results
-    from mgpn_keras.training.cli import prepare_synthetic
+    from mgpn_keras.training.runs import prepare_synthetic
     from mgpn_keras.training.trainer import train
 
     cfg = preset("synthetic")

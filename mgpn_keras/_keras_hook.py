@@ -43,6 +43,10 @@ class _Loader(importlib.abc.Loader):
             self.hook.depth -= 1
         self.hook.maybe_register()
 
+    def __getattr__(self, name):
+        # get_code, get_source, is_package...: runpy (`python -m mgpn_keras.cli`) needs them.
+        return getattr(self.inner, name)
+
 
 class _RegisterWhenKerasLoads(importlib.abc.MetaPathFinder):
     def __init__(self):

@@ -16,6 +16,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from mgpn_keras.atomic import write_json, write_text
+
 DATASET_NAMES = ("charades_sta", "tacos", "activitynet", "synthetic")
 COARSE_ENCODERS = ("gru", "lstm", "transformer")
 CANDIDATE_FEATURES = ("both", "content", "boundary")
@@ -378,14 +380,12 @@ def save_config(cfg: Config, path: str | os.PathLike) -> None:
     """Write `cfg` as JSON or YAML, by the file's extension."""
     path = os.fspath(path)
     data = cfg.to_dict()
-    with open(path, "w", encoding="utf-8") as f:
-        if path.endswith((".yaml", ".yml")):
-            import yaml
+    if path.endswith((".yaml", ".yml")):
+        import yaml
 
-            yaml.safe_dump(data, f, sort_keys=False)
-        else:
-            json.dump(data, f, indent=2)
-            f.write("\n")
+        write_text(path, yaml.safe_dump(data, sort_keys=False))
+    else:
+        write_json(path, data, indent=2)
 
 
 def load_config(path: str | os.PathLike) -> Config:

@@ -173,7 +173,7 @@ def _inference_layout(config_file, layout):
 def _resolve_run(path: Path, weights, manifest, load_manifest, layout, precision) -> ResolvedModel:
     from mgpn_keras.config import load_config
     from mgpn_keras.model import build_mgpn
-    from mgpn_keras.training.trainer import RunPaths
+    from mgpn_keras.training.runs import RunPaths
 
     paths = RunPaths(os.fspath(path))
     if not os.path.isfile(paths.config):

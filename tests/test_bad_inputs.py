@@ -14,7 +14,7 @@ from mgpn_keras import cli
 from mgpn_keras.datasets import DataError, load_manifest, read_annotations
 from mgpn_keras.datasets import manifest as manifest_lib
 from mgpn_keras.datasets.prepare import prepare
-from mgpn_keras.training import cli as train_cli
+from mgpn_keras.cli import train as train_command
 
 TINY = ["--set", "model.input_size=12", "--set", "model.num_sample_clips=16",
         "--set", "model.pool_stride=2", "--set", "model.num_clips=8",
@@ -37,7 +37,7 @@ def test_glove_file_with_a_ragged_or_non_numeric_line(tmp_path, bad_line, expect
     write_layout(data, "tacos", splits=("test",))
     glove = tmp_path / "glove.tiny.4d.txt"
     glove.write_text(f"person 1 2 3 4\n{bad_line}\n")
-    with pytest.raises(SystemExit, match=rf"^mgpn prepare: \S+{expected}") as err:
+    with pytest.raises(SystemExit, match=rf"^mgpn prepare: error: \S+{expected}") as err:
         cli.main(["prepare", "--preset", "tacos", "--data-dir", str(data), "--out",
                   str(tmp_path / "shards"), "--glove", str(glove), "--no-progress",
                   "--set", "model.word_dim=4", *TINY])
@@ -54,7 +54,7 @@ def test_hdf5_dataset_of_the_wrong_shape(tmp_path, shape, expected):
     with h5py.File(data / "tall_c3d_features.hdf5", "a") as f:
         del f["ste-d1"]
         f["ste-d1"] = np.ones(shape, np.float32)
-    with pytest.raises(SystemExit, match=rf"^mgpn prepare: video 'ste-d1.avi' in \S+"
+    with pytest.raises(SystemExit, match=rf"^mgpn prepare: error: video 'ste-d1.avi' in \S+"
                                          rf"tall_c3d_features.hdf5: {expected}$") as err:
         cli.main(["prepare", "--preset", "tacos", "--data-dir", str(data), "--out",
                   str(tmp_path / "shards"), "--no-progress", "--set", "model.word_dim=50", *TINY])
@@ -119,7 +119,7 @@ def test_manifest_of_another_format_version(tmp_path):
 def test_config_yaml_that_is_not_a_mapping(tmp_path, text, got):
     path = tmp_path / "bad.yaml"
     path.write_text(text)
-    with pytest.raises(SystemExit, match=rf"^error: config file '{path}': expected a mapping of "
+    with pytest.raises(SystemExit, match=rf"^train.py: error: config file '{path}': expected a mapping of "
                                          rf"'name' and the sections \[.*\], got {got}$") as err:
-        train_cli.main(["--config", str(path), "--epochs", "1"])
+        train_command.main(["--config", str(path), "--epochs", "1"])
     _one_line(err)

@@ -296,7 +296,7 @@ def test_predict_plot_and_evaluate_window_commands(mgpn, exported, tmp_path, cap
                      "--gt", "100", "120", "--plot", str(plot)]) == 0
     printed = capsys.readouterr().out
     assert "query: a person opens the door" in printed and plot.stat().st_size > 10_000
-    with pytest.raises(SystemExit, match="^error: --window 'soon': expected a number"):
+    with pytest.raises(SystemExit, match="^mgpn evaluate: error: --window 'soon': expected a number"):
         cli.main(["evaluate", "--run-dir", str(run), "--split", "long", "--window", "soon"])
 
 

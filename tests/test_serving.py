@@ -233,8 +233,7 @@ def test_saved_model_cli_lists_dynamic_batch_and_clip_dimensions(served):
 
 # ----------------------------------------------------------------------------- requests
 def test_rest_instances_and_inputs_bodies_give_the_same_answer(served):
-    from mgpn_keras.serving.rest import (rest_body, rest_response, rest_to_tensors,
-                                         signature_input_dtypes)
+    from tf_serving_doubles import rest_body, rest_response, rest_to_tensors, signature_input_dtypes
 
     dtypes = signature_input_dtypes(served.serve)
     assert dtypes == {"query": "string", "video_features": "float32", "duration": "float32"}
@@ -263,7 +262,7 @@ def test_rest_instances_and_inputs_bodies_give_the_same_answer(served):
 
 
 def test_rest_bodies_the_server_rejects(served):
-    from mgpn_keras.serving.rest import RestFormatError, rest_body, rest_to_tensors
+    from tf_serving_doubles import RestFormatError, rest_body, rest_to_tensors
 
     dtypes = {"query": "string", "video_features": "float32", "duration": "float32"}
     body = rest_body(QUERIES[:2], served.videos[:2], DURATIONS[:2])
@@ -278,49 +277,21 @@ def test_rest_bodies_the_server_rejects(served):
 
 @pytest.fixture
 def grpc_stub(served):
-    """A PredictionService stub connected over a real gRPC channel to a stand-in server that
-    does what tensorflow_model_server does with a request: each TensorProto to a tensor
-    (`tf.make_ndarray`), the signature, the outputs back as TensorProtos, and a graph error
-    as INVALID_ARGUMENT."""
-    grpc = pytest.importorskip("grpc")
+    """A PredictionService stub on a real gRPC channel to the stand-in server of
+    tf_serving_doubles, which runs the export's signatures as tensorflow_model_server would."""
+    pytest.importorskip("grpc")
     pytest.importorskip("tensorflow_serving.apis")
-    from concurrent import futures
+    from tf_serving_doubles import stand_in_prediction_service
 
-    from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
-
-    class StandIn(prediction_service_pb2_grpc.PredictionServiceServicer):
-        def Predict(self, request, context):  # noqa: N802 (the gRPC method's name)
-            signature = served.loaded.signatures[request.model_spec.signature_name
-                                                 or "serving_default"]
-            inputs = {name: tf.constant(tf.make_ndarray(proto))
-                      for name, proto in request.inputs.items()}
-            try:
-                outputs = signature(**inputs)
-            except tf.errors.InvalidArgumentError as exc:
-                context.abort(grpc.StatusCode.INVALID_ARGUMENT, exc.message)
-            response = predict_pb2.PredictResponse()
-            response.model_spec.CopyFrom(request.model_spec)
-            for name, value in outputs.items():
-                response.outputs[name].CopyFrom(tf.make_tensor_proto(value.numpy()))
-            return response
-
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
-    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(StandIn(), server)
-    port = server.add_insecure_port("localhost:0")
-    server.start()
-    channel = grpc.insecure_channel(f"localhost:{port}")
-    try:
-        yield prediction_service_pb2_grpc.PredictionServiceStub(channel)
-    finally:
-        channel.close()
-        server.stop(None)
+    with stand_in_prediction_service(served.loaded.signatures) as stub:
+        yield stub
 
 
 def test_grpc_client_call_gives_the_same_answer(served, grpc_stub):
     import grpc
     from tensorflow_serving.apis import predict_pb2
 
-    from mgpn_keras.serving.rest import grpc_request
+    from tf_serving_doubles import grpc_request
 
     # The client code of docs/serving.md.
     request = predict_pb2.PredictRequest()
@@ -428,7 +399,7 @@ def test_bad_requests_fail_with_a_clear_message(served, case, message):
 
 
 def test_bad_request_through_a_rest_body_fails_in_the_graph(served):
-    from mgpn_keras.serving.rest import rest_to_tensors, signature_input_dtypes
+    from tf_serving_doubles import rest_to_tensors, signature_input_dtypes
 
     body = {"inputs": {"query": ["door", "door"], "video_features": served.videos[:2].tolist(),
                        "duration": [3.0]}}

@@ -87,7 +87,7 @@ def test_run_writes_a_preset_folder_that_evaluates_and_exports_like_the_run(trai
     assert main(["evaluate", "--model", os.fspath(run / "model"), "--shards", os.fspath(Path(manifest).parent),
                  "--split", "val", "--predictions", os.fspath(predictions)]) == 0
     assert len(json.loads(predictions.read_text())) == 24
-    from mgpn_keras.training.evaluate_cli import evaluate_run
+    from mgpn_keras.training.run_evaluation import evaluate_run
 
     val = evaluate_run(os.fspath(run / "model"), "val", verbose=False, manifest=manifest)
     assert val == pytest.approx(results["val"], abs=1e-9)  # the best epoch's weights

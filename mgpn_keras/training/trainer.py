@@ -3,59 +3,23 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import time
-from dataclasses import dataclass
 
 import keras
 import tensorflow as tf
 
+from mgpn_keras.atomic import write_json
 from mgpn_keras.config import Config, metric_names, save_config
 from mgpn_keras.training import backup_files
 from mgpn_keras.training import strategy as strategy_lib
 from mgpn_keras.training.checkpoints import BestCheckpoint
+from mgpn_keras.training.epoch_logs import EpochProgressBar, metric_prefix, selection_key
 from mgpn_keras.training.evaluation import EvaluationCallback, evaluate_model, ordered, write_results
 from mgpn_keras.training.resume import StepBackup, TrainingState, restore_backup
 from mgpn_keras.training.run_lock import hold_run_folder
-
-
-@dataclass
-class RunPaths:
-    root: str
-
-    @property
-    def backup(self):
-        return os.path.join(self.root, "backup")
-
-    @property
-    def checkpoints(self):
-        return os.path.join(self.root, "checkpoints")
-
-    @property
-    def logs(self):
-        return os.path.join(self.root, "logs")
-
-    @property
-    def config(self):
-        return os.path.join(self.root, "config.json")
-
-    @property
-    def results(self):
-        return os.path.join(self.root, "results.json")
-
-    @property
-    def best_weights(self):
-        return os.path.join(self.checkpoints, "best.weights.h5")
-
-    @property
-    def preset(self):
-        """The best epoch's model as a preset folder (`mgpn_keras.saving.from_preset`)."""
-        return os.path.join(self.root, "model")
-
-    @property
-    def manifest_link(self):
-        return os.path.join(self.root, "manifest.json")
+from mgpn_keras.training.runs import RunPaths
+from mgpn_keras.training.schedule import learning_rate_for_epoch
 
 
 def compile_model(model: keras.Model, cfg: Config) -> keras.Model:
@@ -122,8 +86,9 @@ def fit_epochs(model: keras.Model, cfg: Config, manifest, *, state: TrainingStat
 
     Epoch by epoch from `state` (epoch, batch) to `epochs` (default `cfg.train.epochs`):
     sets the step schedule's learning rate, trains on `epoch_dataset` and runs the
-    reference evaluation on the selection split, which adds `val_<metric>` to the epoch
-    logs before `callbacks` see them; `backup` (a `StepBackup`) runs last.
+    reference evaluation on the selection split, which adds `<split>_<metric>` (`val_R1@0.5`;
+    `test_R1@0.5` on Charades-STA, `epoch_logs.selection_key`) to the epoch logs before
+    `callbacks` see them; `backup` (a `StepBackup`) runs last.
 
     Returns:
         A History with one entry per epoch run here (keras-tuner reads its objective
@@ -140,9 +105,10 @@ def fit_epochs(model: keras.Model, cfg: Config, manifest, *, state: TrainingStat
         return make_dataset(manifest, split, cfg.eval.batch_size, training=False, with_meta=True)
 
     all_callbacks = [_LearningRateLog(),
-                     EvaluationCallback(eval_dataset, cfg, split, prefix="val_", log_dir=log_dir,
-                                        verbose=verbose),
-                     *(callbacks or []), *([backup] if backup is not None else [])]
+                     EvaluationCallback(eval_dataset, cfg, split, prefix=metric_prefix(split),
+                                        log_dir=log_dir, verbose=verbose),
+                     *(callbacks or []), *([EpochProgressBar()] if verbose else []),
+                     *([backup] if backup is not None else [])]
     history = keras.callbacks.History()
     history.set_model(model)
     history.on_train_begin()
@@ -197,8 +163,7 @@ def _train_in_folder(cfg: Config, manifest_path: str, paths: RunPaths, strategy,
     os.makedirs(paths.root, exist_ok=True)
     if chief:
         save_config(cfg, paths.config)
-        with open(paths.manifest_link, "w", encoding="utf-8") as f:
-            json.dump({"manifest": os.path.abspath(os.fspath(manifest_path))}, f)
+        write_json(paths.manifest_link, {"manifest": os.path.abspath(os.fspath(manifest_path))})
     split = selection_split(manifest)
     with strategy.scope():
         model = build_for_training(cfg)
@@ -222,7 +187,7 @@ def _train_in_folder(cfg: Config, manifest_path: str, paths: RunPaths, strategy,
 
     backup = StepBackup(paths.backup, state, cfg.train.backup_every_steps)
     callbacks = [
-        BestCheckpoint(paths.checkpoints, f"val_{cfg.eval.best_metric}", state, enabled=True,
+        BestCheckpoint(paths.checkpoints, selection_key(cfg.eval.best_metric, split), state, enabled=True,
                        verbose=verbose),
         keras.callbacks.CSVLogger(os.path.join(paths.logs, "epochs.csv"), append=True),
         keras.callbacks.TensorBoard(paths.logs, write_graph=False, profile_batch=0),
@@ -244,9 +209,9 @@ def _train_in_folder(cfg: Config, manifest_path: str, paths: RunPaths, strategy,
 
         save_to_preset(model, paths.preset, cfg, manifest.vocabulary, manifest.vectors)
         write_results(paths.results, results)
-        with open(os.path.join(paths.root, "summary.json"), "w", encoding="utf-8") as f:
-            json.dump({"best_epoch": state.best_epoch, f"best_val_{cfg.eval.best_metric}": state.best_value,
-                       "selection_split": split, "train_seconds_this_process": round(train_seconds, 1),
-                       "metrics": metric_names(cfg)}, f, indent=2)
+        write_json(paths.summary, {
+            "best_epoch": state.best_epoch, f"best_{selection_key(cfg.eval.best_metric, split)}": state.best_value,
+            "selection_split": split, "train_seconds_this_process": round(train_seconds, 1),
+            "metrics": metric_names(cfg)}, indent=2)
     model.run_paths = paths  # for callers that want the folder layout
     return results

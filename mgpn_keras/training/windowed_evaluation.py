@@ -91,7 +91,7 @@ def evaluate_run_windowed(run_dir: str, split: str = "test", weights: str = "bes
     from mgpn_keras.serving.retriever import MomentRetriever
     from mgpn_keras.serving.windowing import check_window, default_window
     from mgpn_keras.training.evaluation import ordered
-    from mgpn_keras.training.trainer import RunPaths
+    from mgpn_keras.training.runs import RunPaths
 
     paths = RunPaths(run_dir)
     if not os.path.exists(paths.config):

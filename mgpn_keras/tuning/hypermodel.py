@@ -5,15 +5,20 @@ from __future__ import annotations
 import keras_tuner
 
 from mgpn_keras.config import Config
+from mgpn_keras.training.epoch_logs import selection_key
 from mgpn_keras.tuning.search_space import SearchSpace
 
 
-def objective_for(cfg: Config) -> keras_tuner.Objective:
-    """The search objective: the selection metric on the validation split, maximised.
+def objective_for(cfg: Config, manifest=None) -> keras_tuner.Objective:
+    """The search objective: the selection metric on the selection split, maximised.
 
-    `val_R1@0.5` with the presets' `eval.best_metric`, as logged by `EvaluationCallback`.
+    `val_R1@0.5` with the presets' `eval.best_metric`, as logged by `EvaluationCallback`;
+    `test_R1@0.5` for a `manifest` without a val split (Charades-STA).
     """
-    return keras_tuner.Objective(f"val_{cfg.eval.best_metric}", direction="max")
+    from mgpn_keras.training.trainer import selection_split
+
+    split = selection_split(manifest) if manifest is not None else "val"
+    return keras_tuner.Objective(selection_key(cfg.eval.best_metric, split), direction="max")
 
 
 class MGPNHyperModel(keras_tuner.HyperModel):

@@ -20,6 +20,7 @@ import keras_tuner
 
 from mgpn_keras.atomic import write_json
 from mgpn_keras.config import Config, save_config
+from mgpn_keras.training.epoch_logs import strip_split
 from mgpn_keras.training.run_lock import hold_run_folder
 from mgpn_keras.tuning.hypermodel import MGPNHyperModel, objective_for
 from mgpn_keras.tuning.search_space import ALGORITHMS, SearchSpace
@@ -67,7 +68,7 @@ def make_tuner(hypermodel: MGPNHyperModel, algorithm: str, max_trials: int, epoc
         strategy: the tf.distribute strategy every trial is built and trained under.
         seed: the oracle's seed.
     """
-    common = dict(hypermodel=hypermodel, objective=objective_for(hypermodel.base), directory=output_dir,
+    common = dict(hypermodel=hypermodel, objective=objective_for(hypermodel.base, hypermodel.manifest), directory=output_dir,
                   project_name=PROJECT, overwrite=False, distribution_strategy=strategy, seed=seed)
     if algorithm == "random":
         return RandomSearch(max_trials=max_trials, **common)
@@ -161,7 +162,8 @@ def _search_in_folder(base: Config, manifest, space: SearchSpace, output_dir: st
     if best_record is not None:
         best_config = space.config_for(base, best_record["values"])
         save_config(best_config, os.path.join(output_dir, "best_config.json"))
-    return {"trials": records, "best_config": best_config, "best_trial": best_record}
+    return {"trials": records, "best_config": best_config, "best_trial": best_record,
+            "objective": tuner.oracle.objective.name}
 
 
 def trial_records(tuner, space: SearchSpace) -> list[dict]:
@@ -203,7 +205,7 @@ def format_trial_table(records: list[dict], space: SearchSpace, objective: str) 
              "use_choice_comparison": "comp", "learning_rate": "lr"}
     hyperband = any(r.get("epochs") is not None for r in records)
     header = ["trial", *[short.get(n, n) for n in value_names], *(["epochs"] if hyperband else []),
-              "params", objective.removeprefix("val_"), "time", "status"]
+              "params", strip_split(objective), "time", "status"]
     rows = []
     for r in records:
         values = [_fmt(r["values"].get(n)) for n in value_names]

@@ -4,20 +4,30 @@ from __future__ import annotations
 
 import argparse
 
-from mgpn_keras.extract.features import DEFAULT_BATCH_SIZE
-from mgpn_keras.extract.specs import NAMED_SPECS
+from mgpn_keras.cli.arguments import HelpFormatter, add_logging_arguments
+from mgpn_keras.cli.errors import UsageError
+
+DESCRIPTION = """\
+Decode every video in --videos with PyAV, sample clips by the feature spec (frame rate,
+frames per clip, stride, frame size, pixel normalisation, channel order), run your
+backbone on them in batches and write one (clips, width) float32 array per video:
+OUT/<video>.npy (a folder) or one OUT.hdf5 file, with each video's duration in
+durations.json. An interrupted run resumes: rerun the same command and finished videos are
+kept. How to reproduce each benchmark's features: docs/extract.md.
+
+Example:
+  mgpn extract --videos videos/ --backbone i3d_savedmodel/ --spec charades_i3d \\
+      --out data/Charades/I3D/raw
+"""
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    """Register `mgpn extract`."""
+    from mgpn_keras.extract.features import DEFAULT_BATCH_SIZE
+    from mgpn_keras.extract.specs import NAMED_SPECS
+
     p = subparsers.add_parser(
         "extract", help="video files + your backbone -> clip features for `mgpn prepare`",
-        description="Decode every video in --videos with PyAV, sample clips by the feature "
-        "spec (frame rate, frames per clip, stride, frame size, pixel normalisation, channel "
-        "order), run your backbone on them in batches and write one (clips, width) float32 "
-        "array per video: OUT/<video>.npy (a folder) or one OUT.hdf5 file, with each video's "
-        "duration in durations.json. An interrupted run resumes: rerun the same command and "
-        "finished videos are kept. How to reproduce each benchmark's features: docs/extract.md.")
+        description=DESCRIPTION, formatter_class=HelpFormatter)
     p.add_argument("--videos", required=True,
                    help="folder of video files (.mp4, .avi, .mkv, .webm, .mov, ...; not "
                    "recursive), or one video file; a video's id is its file name without the "
@@ -44,21 +54,19 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true",
                    help="extract every video again, also into an --out written with another "
                    "spec or backbone")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar and no summary")
+    add_logging_arguments(p, quiet_aliases=("--no-progress",), quiet_help="no progress bar and no summary")
     p.set_defaults(func=run)
     return p
 
 
 def run(args: argparse.Namespace) -> int:
-    """The `mgpn extract` command."""
-    from mgpn_keras.datasets.errors import DataError
     from mgpn_keras.extract.run import extract_videos
 
     try:
         summary = extract_videos(args.videos, args.backbone, args.spec, args.out,
                                  batch_size=args.batch_size, skip_bad=args.skip_bad,
-                                 overwrite=args.overwrite, progress=not args.no_progress,
+                                 overwrite=args.overwrite, progress=not args.quiet,
                                  backbone_output=args.backbone_output)
-    except (DataError, FileNotFoundError, ValueError, ImportError) as exc:
-        raise SystemExit(f"mgpn extract: {exc}") from None
+    except ImportError as exc:  # a hub handle whose library is not installed: says which
+        raise UsageError(str(exc)) from None
     return 1 if summary["failed"] else 0

@@ -1,6 +1,9 @@
-"""Request bodies for TensorFlow Serving, and their conversion to tensors as the server does it.
+"""Test doubles of TensorFlow Serving: request bodies, the server's conversion of them to
+tensors, and a stand-in gRPC PredictionService. Docker and tensorflow_model_server do not run
+where the tests run; these do what the server does with a request, so the exported
+signatures can be called as a server calls them. They are test tools, not library code.
 
-Clients: `rest_body(...)` writes the JSON of a REST predict call
+Requests: `rest_body(...)` writes the JSON of a REST predict call
 (`POST /v1/models/mgpn:predict`) in the row ("instances") or columnar ("inputs") format;
 `grpc_request(...)` builds a `tensorflow_serving.apis.predict_pb2.PredictRequest` (needs the
 optional `tensorflow-serving-api` package).
@@ -10,12 +13,15 @@ Tests: `rest_to_tensors(body, input_specs)` converts a body to input tensors fol
 stacked per input into a batch, "inputs" values are taken whole, numbers are cast to the
 signature's dtype, strings may be {"b64": ...}, NaN and Infinity literals are accepted.
 `rest_response(outputs, row_format)` is the reply's JSON ("predictions" or "outputs").
-Nothing here talks to a server.
+
+gRPC: `stand_in_prediction_service(signatures)` serves `PredictionService.Predict` over a
+real local gRPC channel, as tensorflow_model_server does with a request.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import math
 
@@ -229,3 +235,45 @@ def rest_response(outputs: dict, row_format: bool = True) -> dict:
         return {"predictions": _json_value(next(iter(arrays.values())))}
     return {"predictions": [{name: _json_value(a[b]) for name, a in arrays.items()}
                             for b in range(sizes.pop())]}
+
+
+@contextlib.contextmanager
+def stand_in_prediction_service(signatures):
+    """A `PredictionServiceStub` on a real gRPC channel to a local stand-in server.
+
+    The server does what tensorflow_model_server does with a request: each TensorProto to a
+    tensor (`tf.make_ndarray`, as the server's `Tensor::FromProto`), the named signature of
+    `signatures` (a SavedModel's `.signatures`), the outputs back as TensorProtos, and a
+    graph error as INVALID_ARGUMENT with its message. Needs grpcio and tensorflow-serving-api.
+    """
+    from concurrent import futures
+
+    import grpc
+    import tensorflow as tf
+    from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+
+    class StandIn(prediction_service_pb2_grpc.PredictionServiceServicer):
+        def Predict(self, request, context):  # noqa: N802 (the gRPC method's name)
+            signature = signatures[request.model_spec.signature_name or "serving_default"]
+            inputs = {name: tf.constant(tf.make_ndarray(proto))
+                      for name, proto in request.inputs.items()}
+            try:
+                outputs = signature(**inputs)
+            except tf.errors.InvalidArgumentError as exc:
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, exc.message)
+            response = predict_pb2.PredictResponse()
+            response.model_spec.CopyFrom(request.model_spec)
+            for name, value in outputs.items():
+                response.outputs[name].CopyFrom(tf.make_tensor_proto(value.numpy()))
+            return response
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
+    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(StandIn(), server)
+    port = server.add_insecure_port("localhost:0")
+    server.start()
+    channel = grpc.insecure_channel(f"localhost:{port}")
+    try:
+        yield prediction_service_pb2_grpc.PredictionServiceStub(channel)
+    finally:
+        channel.close()
+        server.stop(None)

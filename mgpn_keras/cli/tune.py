@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import types
 
-from mgpn_keras import config as config_lib
+from mgpn_keras.cli.arguments import (HelpFormatter, add_config_arguments, add_logging_arguments,
+                                      add_strategy_argument, resolve_config)
+from mgpn_keras.cli.errors import UsageError
 from mgpn_keras.tuning.search_space import ALGORITHMS, DEFAULT_HIDDEN_SIZES, SEARCH_NAMES
 
 DESCRIPTION = """\
@@ -24,14 +25,18 @@ R1@0.5 of the per-epoch evaluation (the test split where the data set has no val
               (Table 3)
   lr          train.learning_rate in --learning-rates (default 1e-3,5e-4,1e-4)
 
-Run again with the same --output-dir to resume an interrupted search (or to extend it
+Inputs: the base config (--preset/--config/--set) and prepared shards (--shards; the
+synthetic benchmark is prepared on first use). Output: the search folder --out
+(keras-tuner's trial folders, trials.json, best_config.json).
+
+Run again with the same --out to resume an interrupted search (or to extend it
 with a larger --max-trials). At the end the trial table is printed and written to
 D/trials.json; D/best_config.json is the base config with the best trial's values:
   python train.py --config D/best_config.json
 
 Example (the embedded synthetic benchmark, prepared on first use):
   mgpn tune --preset synthetic --search encoder,comparison,hidden --hidden-sizes 32,64,128 \\
-      --algorithm bayesian --max-trials 12 --epochs 4 --output-dir runs/tune-synthetic
+      --algorithm bayesian --max-trials 12 --epochs 4 --out runs/tune-synthetic
 """
 
 
@@ -50,16 +55,14 @@ def _float_list(text: str) -> list[float]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--preset", default="synthetic", choices=config_lib.PRESET_NAMES,
-                        help="data set preset the trials start from (default: synthetic)")
-    parser.add_argument("--config", metavar="FILE", help="a saved config to start from; replaces --preset")
+    # --epochs here is the per-trial budget, not train.epochs: declared below, not by the group.
+    add_config_arguments(parser, default_preset="synthetic", schedule=False)
+    parser.add_argument("--batch-size", type=int, metavar="N", help="global batch (default: the config's)")
     parser.add_argument("--shards", metavar="DIR",
                         help="prepared shards (folder with manifest.json); required for real presets")
     parser.add_argument("--data-dir", default=os.path.join("data", "synthetic"), metavar="DIR",
                         help="where the synthetic benchmark is written and prepared "
                              "(default: data/synthetic)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a value of the base config (repeatable), as in train.py")
     parser.add_argument("--search", default="hidden", metavar="NAMES",
                         help=f"dimensions to search, a comma-separated subset of {','.join(SEARCH_NAMES)} "
                              "(default: hidden)")
@@ -73,54 +76,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="keras-tuner algorithm (default: random)")
     parser.add_argument("--max-trials", type=int, default=10,
                         help="trials in all, resumed ones included (default: 10)")
-    parser.add_argument("--epochs", type=int,
+    parser.add_argument("--epochs", dest="trial_epochs", type=int, metavar="N",
                         help="training epochs per trial (Hyperband: the most a trial gets); "
                              "default: the config's train.epochs")
-    parser.add_argument("--batch-size", type=int, help="global batch (default: the config's)")
-    parser.add_argument("--output-dir", required=True, metavar="DIR",
+    parser.add_argument("--out", "--output-dir", dest="out", required=True, metavar="DIR",
                         help="the search folder; an existing one is resumed")
-    parser.add_argument("--strategy", default="auto", choices=("auto", "mirrored", "multi_worker", "default"),
-                        help="tf.distribute strategy, as in train.py")
-    parser.add_argument("--quiet", action="store_true", help="no progress output until the table")
+    add_strategy_argument(parser)
+    add_logging_arguments(parser, quiet_help="no progress output until the table")
 
 
-def run(args) -> int:
-    from mgpn_keras.training.cli import manifest_path, prepare_synthetic, resolve_config
-    from mgpn_keras.training.strategy import make_strategy
-    from mgpn_keras.tuning.search import format_trial_table, run_search
+def run(args: argparse.Namespace) -> int:
+    from mgpn_keras.training.runs import training_manifest
     from mgpn_keras.tuning.search_space import SearchSpace
 
     # --epochs is the per-trial budget; the base config (and best_config.json) keeps its schedule.
-    base = resolve_config(types.SimpleNamespace(config=args.config, preset=args.preset, set=args.set,
-                                                epochs=None, batch_size=args.batch_size))
-    if args.epochs is not None and args.epochs < 1:
-        raise SystemExit(f"error: --epochs {args.epochs}; expected a positive integer")
-    try:
-        space = SearchSpace.from_names(args.search, args.hidden_sizes, args.learning_rates)
-        space.check(base)
-    except ValueError as exc:
-        raise SystemExit(f"error: {exc}") from None
+    base = resolve_config(args)
+    if args.trial_epochs is not None and args.trial_epochs < 1:
+        raise UsageError(f"--epochs {args.trial_epochs}; expected a positive integer")
+    space = SearchSpace.from_names(args.search, args.hidden_sizes, args.learning_rates)
+    space.check(base)
     verbose = 0 if args.quiet else 1
-    if args.shards:
-        manifest = manifest_path(args.shards)
-    elif base.data.dataset == "synthetic":
-        manifest = prepare_synthetic(base, args.data_dir, bool(verbose))
-    else:
-        raise SystemExit(f"error: preset {base.name!r} trains on real features: prepare them with "
-                         f"`mgpn prepare` and pass --shards SHARDS")
+    manifest = training_manifest(base, args.shards, args.data_dir, bool(verbose))
+
+    from mgpn_keras.training.strategy import make_strategy
+    from mgpn_keras.tuning.search import format_trial_table, run_search
+
     strategy = make_strategy(args.strategy)
     print(f"tuning {base.name}: search {', '.join(space.names())} with {args.algorithm}, "
-          f"{args.max_trials} trial(s) of {args.epochs or base.train.epochs} epoch(s), "
-          f"{strategy.num_replicas_in_sync} replica(s) -> {args.output_dir}", flush=True)
-    try:
-        result = run_search(base, manifest, space, args.output_dir, algorithm=args.algorithm,
-                            max_trials=args.max_trials, epochs=args.epochs, strategy=strategy,
-                            verbose=verbose)
-    except ValueError as exc:
-        raise SystemExit(f"error: {exc}") from None
-    objective = f"val_{base.eval.best_metric}"
+          f"{args.max_trials} trial(s) of {args.trial_epochs or base.train.epochs} epoch(s), "
+          f"{strategy.num_replicas_in_sync} replica(s) -> {args.out}", flush=True)
+    result = run_search(base, manifest, space, args.out, algorithm=args.algorithm,
+                        max_trials=args.max_trials, epochs=args.trial_epochs, strategy=strategy,
+                        verbose=verbose)
+    objective = result.get("objective") or f"val_{base.eval.best_metric}"
     print(format_trial_table(result["trials"], space, objective))
-    print(f"trial records in {os.path.join(args.output_dir, 'trials.json')}")
+    print(f"trial records in {os.path.join(args.out, 'trials.json')}")
     failed = [r for r in result["trials"] if r["status"] not in ("COMPLETED", "RUNNING")]
     for r in failed:
         print(f"trial {r['trial_id']} {r['status']}: {r['message']}")
@@ -128,15 +118,15 @@ def run(args) -> int:
     if best is None:
         print("error: no trial completed; nothing written to best_config.json")
         return 1
-    path = os.path.join(args.output_dir, "best_config.json")
+    path = os.path.join(args.out, "best_config.json")
     print(f"best: trial {best['trial_id']} ({objective} {100 * best['objective']:.2f}) -> {path}\n"
           f"train it with: python train.py --config {path}")
     return 0
 
 
-def add_parser(subparsers) -> None:
+def add_parser(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser("tune", help="search hidden size, switches, learning rate (keras-tuner)",
-                                   description=DESCRIPTION,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+                                   description=DESCRIPTION, formatter_class=HelpFormatter)
     add_arguments(parser)
     parser.set_defaults(func=run)
+    return parser
