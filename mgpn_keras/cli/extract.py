@@ -22,8 +22,7 @@ Example:
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    from mgpn_keras.extract.features import DEFAULT_BATCH_SIZE
-    from mgpn_keras.extract.specs import NAMED_SPECS
+    from mgpn_keras.extract.specs import DEFAULT_BATCH_SIZE, NAMED_SPECS
 
     p = subparsers.add_parser(
         "extract", help="video files + your backbone -> clip features for `mgpn prepare`",

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from mgpn_keras.protocol.word_ids import PAD, PAD_ID, UNK, UNK_ID  # noqa: F401  (re-exported)
+from mgpn_keras.protocol.special_tokens import PAD, PAD_ID, UNK, UNK_ID  # noqa: F401  (re-exported)
 
 
 def build_vocabulary(words: Iterable[str], vectors: dict[str, np.ndarray],

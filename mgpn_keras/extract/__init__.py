@@ -11,13 +11,23 @@
 - `predict_video`: a video file and sentences -> moments from an export.
 """
 
-from mgpn_keras.extract.backbone import Backbone, load_backbone
-from mgpn_keras.extract.decoding import VideoError, find_videos, video_id
-from mgpn_keras.extract.features import VideoFeatures, video_features
-from mgpn_keras.extract.predict_video import VideoPrediction, predict_video
-from mgpn_keras.extract.run import extract_videos
-from mgpn_keras.extract.specs import NAMED_SPECS, FeatureSpec, load_spec
+import importlib
 
-__all__ = ["Backbone", "FeatureSpec", "NAMED_SPECS", "VideoError", "VideoFeatures",
-           "VideoPrediction", "extract_videos", "find_videos", "load_backbone", "load_spec",
-           "predict_video", "video_features", "video_id"]
+# Where each public name lives. Loaded on first use, so that `mgpn extract --help` and the
+# light modules (specs) do not import TensorFlow before the CLI has quieted its start-up lines.
+_NAMES = {
+    "Backbone": "backbone", "load_backbone": "backbone",
+    "VideoError": "decoding", "find_videos": "decoding", "video_id": "decoding",
+    "VideoFeatures": "features", "video_features": "features",
+    "VideoPrediction": "predict_video", "predict_video": "predict_video",
+    "extract_videos": "run",
+    "NAMED_SPECS": "specs", "FeatureSpec": "specs", "load_spec": "specs",
+}
+
+__all__ = sorted(_NAMES)
+
+
+def __getattr__(name):
+    if name not in _NAMES:
+        raise AttributeError(f"module 'mgpn_keras.extract' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"mgpn_keras.extract.{_NAMES[name]}"), name)

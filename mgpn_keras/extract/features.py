@@ -13,9 +13,8 @@ from mgpn_keras.extract.backbone import Backbone
 from mgpn_keras.extract.clips import cut_clips, resample
 from mgpn_keras.extract.decoding import VideoReader
 from mgpn_keras.extract.pixels import normalize_pixels
-from mgpn_keras.extract.specs import FeatureSpec
+from mgpn_keras.extract.specs import DEFAULT_BATCH_SIZE, FeatureSpec
 
-DEFAULT_BATCH_SIZE = 16
 
 
 @dataclasses.dataclass

@@ -20,6 +20,9 @@ import os
 from importlib import resources
 from pathlib import Path
 
+# Clips per backbone call unless the user says otherwise (`mgpn extract --batch-size`).
+DEFAULT_BATCH_SIZE = 16
+
 NAMED_SPECS = ("charades_i3d", "charades_vgg", "tacos_c3d", "activitynet_c3d")
 RESIZE_POLICIES = ("stretch", "short_side_center_crop")
 PIXEL_RANGES = ("0_255", "0_1", "-1_1")

@@ -11,8 +11,7 @@ from collections.abc import Sequence
 
 import tensorflow as tf
 
-PAD, UNK = "<pad>", "<unk>"
-PAD_ID, UNK_ID = 0, 1
+from mgpn_keras.protocol.special_tokens import PAD, PAD_ID, UNK, UNK_ID  # noqa: F401  (re-exported)
 
 
 def word_table(vocabulary: Sequence[str], name: str = "word_ids") -> tf.lookup.StaticHashTable:
