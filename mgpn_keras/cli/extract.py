@@ -15,6 +15,11 @@ OUT/<video>.npy (a folder) or one OUT.hdf5 file, with each video's duration in
 durations.json. An interrupted run resumes: rerun the same command and finished videos are
 kept. How to reproduce each benchmark's features: docs/extract.md.
 
+Inputs: a folder of video files or one file (--videos), your backbone (--backbone) and the
+feature spec it is sampled by (--spec). Output: --out, a folder of <video>.npy files (or one
+.hdf5 file) with durations.json and extract.json beside them, the layout `mgpn prepare
+--features` reads.
+
 Example:
   mgpn extract --videos videos/ --backbone i3d_savedmodel/ --spec charades_i3d \\
       --out data/Charades/I3D/raw
