@@ -345,7 +345,7 @@ def test_videos_to_trained_model_to_moments_of_a_video_file(kit, tmp_path, capsy
     from mgpn_keras.cli import main
     from mgpn_keras.extract import predict_video
     from mgpn_keras.serving.predict import load_export, predict
-    from mgpn_keras.training import cli as train_py  # what train.py runs
+    from mgpn_keras.cli import train as train_py  # what train.py runs
 
     data = tmp_path / "charades"
     features = data / "I3D" / "raw"  # the preset's usual place: no --features needed

@@ -8,18 +8,19 @@
 - `features`: one video -> (clips, width) features.
 - `writing`: the `<video>.npy` folder or HDF5 file `mgpn prepare` reads, resumable.
 - `run`: `extract_videos`, a folder of videos -> features.
-- `predict_video`: a video file and sentences -> moments from an export.
+- `video_prediction`: `predict_video`, a video file and sentences -> moments from an export.
 """
 
 import importlib
 
 # Where each public name lives. Loaded on first use, so that `mgpn extract --help` and the
 # light modules (specs) do not import TensorFlow before the CLI has quieted its start-up lines.
+# No public name is also a submodule's name: importing that submodule would shadow it.
 _NAMES = {
     "Backbone": "backbone", "load_backbone": "backbone",
     "VideoError": "decoding", "find_videos": "decoding", "video_id": "decoding",
     "VideoFeatures": "features", "video_features": "features",
-    "VideoPrediction": "predict_video", "predict_video": "predict_video",
+    "VideoPrediction": "video_prediction", "predict_video": "video_prediction",
     "extract_videos": "run",
     "NAMED_SPECS": "specs", "FeatureSpec": "specs", "load_spec": "specs",
 }
