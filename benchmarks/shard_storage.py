@@ -71,8 +71,12 @@ def _serve() -> None:
     sys.path.insert(0, str(REPO / "tests"))
     import tensorflow as tf  # noqa: F401
 
+    import contextlib
+
     for line in sys.stdin:
-        reply = _work(argparse.Namespace(**json.loads(line)))
+        # stdout carries the replies; what the work prints (prepare's summary) goes to stderr.
+        with contextlib.redirect_stdout(sys.stderr):
+            reply = _work(argparse.Namespace(**json.loads(line)))
         print(json.dumps(reply), flush=True)
 
 
