@@ -1,4 +1,5 @@
-"""Speed and memory of MGPN per preset: dense and sparse inference, training steps.
+"""Speed and memory of MGPN per preset: both layouts, the served SavedModel, training steps,
+side by side with the authors' PyTorch code.
 
 The protocol of REFERENCE.md section 3 (the authors' PyTorch code on the same kind of
 2-core machine): query length L = 10, random inputs, 2 warm-ups then 5 timed iterations,
@@ -6,9 +7,14 @@ the median reported (min and max beside it). Per preset it measures
 
 - trainable parameters (the paper's Table 2 counts the reference's unused 1.57M conv,
   which this port does not build);
-- inference queries/s at batch 32: the dense model (`build_mgpn`, which computes every
-  cell as the reference does) and the sparse one (`mgpn_keras.sparse_inference`), each
-  with and without XLA, in float32 and mixed bfloat16;
+- inference queries/s at batch 32: the model in its dense layout (`build_mgpn`, which
+  computes every cell as the reference does) and its valid-cell layout
+  (`build_mgpn(cfg, layout="valid_cells")`), each with and without XLA, in float32 and mixed
+  bfloat16;
+- the served path ("served" rows): the SavedModel `mgpn export` writes (layout "auto",
+  float32 and `--precision mixed_bfloat16`), loaded in a fresh process that imports only
+  tensorflow and tensorflow_text, called through `serving_default` at batch 32 (strings,
+  raw clip features and durations in; tokenisation, averaging, NMS and top-k included);
 - the training step (one `train_on_batch`: forward, ScaledIoUBCE, backward, Adam with
   global_clipnorm 10) at the batch the reference was measured at;
 - the peak resident memory of the process. Every configuration runs in its own
@@ -22,8 +28,19 @@ s) for other processes to leave the CPUs, records how many cores they kept busy 
 configuration ran ("others"), and with `--retries N` measures a disturbed configuration
 again, reporting the least disturbed attempt (chosen by contention, never by speed).
 
+With `--with-reference` it runs the side-by-side plan (per preset: both layouts, served
+float32 and mixed_bfloat16, the training step at the reference's batch) and then the
+authors' code through `shared/tools/refharness/speed_ref.py` in the same run, and reports
+ours / reference ratios against the targets (served float32 >= 3x on charades_i3d, 4x on
+activitynet, 8x on tacos; training step >= 2x on all three); where a target is missed it
+prints what bounds it (FLOPs per query of the 2D stage, achieved GFLOP/s).
+
 Usage:
-    python benchmarks/speed.py                      # the full run, 15-20 min on 2 cores
+    python benchmarks/speed.py --with-reference --retries 2 --max-wait 120 \
+        --output benchmarks/results/speed_side_by_side.json --markdown docs/benchmarks.md
+                                                    # side by side, ~15-20 min on 2 cores
+    python benchmarks/speed.py --smoke --with-reference   # seconds-minutes: tiny configs, quick reference
+    python benchmarks/speed.py                      # the full plan (XLA, bf16 rows), 15-20 min
     python benchmarks/speed.py --retries 2 --max-wait 60 --quiet-below 0.5   # on a busy machine
     python benchmarks/speed.py --presets charades_i3d --only inference
     python benchmarks/speed.py --smoke --output /tmp/speed.json --markdown /tmp/speed.md
@@ -50,6 +67,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 BEGIN, END = "<!-- speed.py:begin -->", "<!-- speed.py:end -->"
+if ROOT not in sys.path:  # this checkout's mgpn_keras, also when run as a script
+    sys.path.insert(0, ROOT)
 
 # REFERENCE.md section 3: torch 2.13 CPU, 2 threads, same kind of machine.
 REFERENCE = {
@@ -67,6 +86,11 @@ PAPER_TABLE2 = {"tacos": "6.62M"}
 # Issue 7's inference targets: a multiple of the reference's queries/s.
 TARGETS = {"charades_i3d": 2.0, "activitynet": 3.0, "tacos": 4.0}
 TACOS_TRAIN_MEMORY_GB = 8.0
+# Issue 11's targets, ours / reference measured in the same run.
+SERVED_TARGETS = {"charades_i3d": 3.0, "activitynet": 4.0, "tacos": 8.0}
+TRAIN_STEP_TARGET = 2.0
+REFHARNESS = os.path.join(os.path.dirname(ROOT), "shared", "tools", "refharness")
+REF_PYTHON = os.path.expanduser("~/.cache/mgpn-ref-venv/bin/python")
 
 SMOKE_MODEL = dict(input_size=24, word_dim=12, num_sample_clips=32, pool_stride=4, num_clips=8,
                    hidden_size=16, gru_layers=1, num_scale_layers=[3, 2], groups=4, kernel_size=3)
@@ -77,8 +101,26 @@ SMOKE_MODEL = dict(input_size=24, word_dim=12, num_sample_clips=32, pool_stride=
 
 def _job(preset, task, path, xla=False, precision="float32", batch=32, warmup=2, iterations=5,
          note="", model=None):
+    """path: "dense" or "valid_cells" (the layout, in process) or "served" (the SavedModel)."""
     return dict(preset=preset, task=task, path=path, xla=xla, precision=precision, batch=batch,
                 warmup=warmup, iterations=iterations, note=note, model=model or {}, tokens=10)
+
+
+def side_by_side_plan(presets):
+    """What `--with-reference` measures of ours: both layouts and the served SavedModel in
+    float32, the served mixed_bfloat16, the training step at the reference's batch."""
+    jobs = []
+    for p in presets:
+        tacos = p == "tacos"
+        few = dict(warmup=1, iterations=3, note="1 warm-up, 3 timed") if tacos else {}
+        jobs += [
+            _job(p, "inference", "dense", **few),
+            _job(p, "inference", "valid_cells"),
+            _job(p, "inference", "served"),
+            _job(p, "inference", "served", precision="mixed_bfloat16", **few),
+            _job(p, "train", "dense", batch=REFERENCE[p]["train"]["batch"] if p in REFERENCE else 32),
+        ]
+    return jobs
 
 
 def full_plan(presets, only):
@@ -91,15 +133,17 @@ def full_plan(presets, only):
             jobs += [
                 _job(p, "inference", "dense", warmup=1 if tacos else 2, iterations=3 if tacos else 5,
                      note="1 warm-up, 3 timed (one batch takes ~15 s)" if tacos else ""),
-                _job(p, "inference", "sparse"),
+                _job(p, "inference", "valid_cells"),
+                _job(p, "inference", "served"),
+                _job(p, "inference", "served", precision="mixed_bfloat16", warmup=1, iterations=3),
                 _job(p, "inference", "dense", xla=True, batch=8 if tacos else 32,
                      warmup=1, iterations=1 if tacos else 2,
                      note=("batch 8, 1 warm-up, 1 timed: " if tacos else "1 warm-up, 2 timed: ") + slow_xla),
-                _job(p, "inference", "sparse", xla=True, warmup=1, iterations=3,
+                _job(p, "inference", "valid_cells", xla=True, warmup=1, iterations=3,
                      note="1 warm-up, 3 timed"),
                 _job(p, "inference", "dense", precision="mixed_bfloat16", warmup=1,
                      iterations=3 if tacos else 5, note="1 warm-up, 3 timed" if tacos else "1 warm-up"),
-                _job(p, "inference", "sparse", precision="mixed_bfloat16", warmup=1, iterations=5,
+                _job(p, "inference", "valid_cells", precision="mixed_bfloat16", warmup=1, iterations=5,
                      note="1 warm-up"),
             ]
         if only in (None, "train"):
@@ -120,12 +164,16 @@ def full_plan(presets, only):
 
 def smoke_plan():
     jobs = []
-    for path in ("dense", "sparse"):
+    for path in ("dense", "valid_cells"):
         for xla in (False, True):
             jobs.append(_job("synthetic", "inference", path, xla=xla, batch=4, warmup=1, iterations=2,
                              model=SMOKE_MODEL, note="smoke"))
-    jobs.append(_job("synthetic", "inference", "sparse", precision="mixed_bfloat16", batch=4, warmup=1,
+    jobs.append(_job("synthetic", "inference", "valid_cells", precision="mixed_bfloat16", batch=4, warmup=1,
                      iterations=2, model=SMOKE_MODEL, note="smoke"))
+    # One served row: the bfloat16 export is the same code (tests/test_inference_layout.py
+    # exports and reloads it).
+    jobs.append(_job("synthetic", "inference", "served", batch=4, warmup=1, iterations=2,
+                     model=SMOKE_MODEL, note="smoke"))
     jobs.append(_job("synthetic", "train", "dense", batch=4, warmup=1, iterations=2, model=SMOKE_MODEL,
                      note="smoke"))
     return jobs
@@ -147,18 +195,16 @@ def run_job(job: dict) -> dict:
     import tensorflow as tf
 
     from mgpn_keras.config import preset
-    from mgpn_keras.model import build_mgpn, count_trainable_parameters
-    from mgpn_keras.sparse_inference import build_sparse_inference_model
+    from mgpn_keras.model import build_mgpn, count_trainable_parameters, model_layout
 
+    if job["path"] == "served":
+        return run_served_job(job)
     keras.mixed_precision.set_global_policy(job["precision"])
     try:
         keras.utils.set_random_seed(0)
         cfg = preset(job["preset"], model=job["model"]) if job["model"] else preset(job["preset"])
         m = cfg.model
-        if job["path"] == "sparse":
-            model = build_sparse_inference_model(cfg)
-        else:
-            model = build_mgpn(cfg)
+        model = build_mgpn(cfg, layout=job["path"])
         rng = np.random.default_rng(0)
         b, length = job["batch"], job["tokens"]
         x = {"word_vectors": rng.normal(size=(b, length, m.word_dim)).astype(np.float32),
@@ -195,12 +241,87 @@ def run_job(job: dict) -> dict:
                       min_s=round(min(timed), 4), max_s=round(max(timed), 4),
                       cpu_s=round(statistics.median(cpu[job["warmup"]:]), 4),
                       per_s=round(b / median, 3), peak_rss_gb=round(_peak_rss_gb(), 3),
-                      trainable_parameters=count_trainable_parameters(model))
+                      trainable_parameters=count_trainable_parameters(model), layout=model_layout(model))
         if loss_note:
             result["note"] = "; ".join(filter(None, [job["note"], loss_note]))
         return result
     finally:
         keras.mixed_precision.set_global_policy("float32")
+
+
+# The served SavedModel is timed by this program, in a fresh process that imports only
+# TensorFlow and tensorflow_text, as a TensorFlow Serving user runs it.
+SERVED_TIMER = r"""
+import json, resource, statistics, sys, time
+import numpy as np
+import tensorflow as tf
+import tensorflow_text  # noqa: F401  (the tokeniser's ops)
+assert not [m for m in sys.modules if m.startswith("mgpn_keras")]
+job = json.loads(sys.argv[1])
+serve = tf.saved_model.load(job["export"]).signatures["serving_default"]
+rng = np.random.default_rng(0)
+b = job["batch"]
+words = job["words"]
+query = tf.constant([" ".join(rng.choice(words, job["tokens"])) for _ in range(b)])
+video = tf.constant(rng.normal(size=(b, job["clips"], job["width"])).astype(np.float32))
+duration = tf.constant(rng.uniform(20, 60, b).astype(np.float32))
+seconds, cpu = [], []
+for _ in range(job["warmup"] + job["iterations"]):
+    start, start_cpu = time.perf_counter(), time.process_time()
+    out = serve(query=query, video_features=video, duration=duration)
+    out["score"].numpy()
+    seconds.append(time.perf_counter() - start)
+    cpu.append(time.process_time() - start_cpu)
+print("SERVED " + json.dumps({"seconds": seconds, "cpu": cpu, "score_dtype": out["score"].dtype.name,
+      "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9}))
+"""
+
+
+def run_served_job(job: dict) -> dict:
+    """Export the preset's model (layout "auto", `job["precision"]`) and time its
+    `serving_default` in a fresh TensorFlow-only process."""
+    import keras
+    import numpy as np
+
+    from mgpn_keras.config import preset
+    from mgpn_keras.model import build_mgpn, count_trainable_parameters
+    from mgpn_keras.serving.export import export_saved_model
+
+    keras.utils.set_random_seed(0)
+    cfg = preset(job["preset"], model=job["model"]) if job["model"] else preset(job["preset"])
+    m = cfg.model
+    model = build_mgpn(cfg)  # trained weights would change nothing in the timing
+    words = [f"w{i}" for i in range(2000)]
+    vectors = np.random.default_rng(0).normal(size=(len(words) + 2, m.word_dim)).astype(np.float32)
+    vectors[:2] = 0.0
+    with tempfile.TemporaryDirectory(prefix="mgpn-served-") as tmp:
+        start = time.perf_counter()
+        out = export_saved_model(model, cfg, ["<pad>", "<unk>"] + words, vectors,
+                                 os.path.join(tmp, "mgpn", "1"), precision=job["precision"])
+        export_s = time.perf_counter() - start
+        with open(os.path.join(out, "mgpn_export.json"), encoding="utf-8") as f:
+            info = json.load(f)
+        timer = dict(job, export=str(out), words=words[:200], clips=m.num_sample_clips, width=m.input_size)
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+        env.pop("PYTHONPATH", None)  # nothing of mgpn_keras in the serving process
+        proc = subprocess.run([sys.executable, "-c", SERVED_TIMER, json.dumps(timer)], capture_output=True,
+                              text=True, timeout=1800, env=env, cwd=tmp)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("SERVED ")]
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(f"served timer exited with {proc.returncode}: "
+                           + " | ".join((proc.stderr or "").strip().splitlines()[-3:]))
+    timed_run = json.loads(lines[-1][len("SERVED "):])
+    seconds = timed_run["seconds"]
+    timed = seconds[job["warmup"]:]
+    median = statistics.median(timed)
+    return dict(job, seconds=[round(t, 4) for t in seconds], median_s=round(median, 4),
+                min_s=round(min(timed), 4), max_s=round(max(timed), 4),
+                cpu_s=round(statistics.median(timed_run["cpu"][job["warmup"]:]), 4),
+                per_s=round(job["batch"] / median, 3), peak_rss_gb=round(timed_run["peak_rss_gb"], 3),
+                trainable_parameters=count_trainable_parameters(model), layout=info["layout"],
+                export_s=round(export_s, 1), score_dtype=timed_run["score_dtype"],
+                note="; ".join(filter(None, [job["note"], f"SavedModel, {info['layout']} layout, "
+                                                          "fresh tensorflow-only process"])))
 
 
 def _masked_bce(cfg):  # pragma: no cover - fallback only
@@ -347,7 +468,7 @@ def summarise(results) -> dict:
     for p in sorted({r["preset"] for r in results}):
         rows = [r for r in results if r["preset"] == p and "error" not in r]
         entry = {}
-        params = [r["trainable_parameters"] for r in rows if r["path"] == "dense"]
+        params = [r["trainable_parameters"] for r in rows if r["path"] in ("dense", "valid_cells")]
         if params:
             entry["trainable_parameters"] = params[0]
         if p in REFERENCE:
@@ -373,6 +494,145 @@ def summarise(results) -> dict:
                                                        and t["peak_rss_gb"] <= TACOS_TRAIN_MEMORY_GB)
         summary[p] = entry
     return summary
+
+
+def flops_2d_per_query(preset_name: str, layout: str, model_overrides: dict | None = None) -> float:
+    """Multiply-adds x 2 of the 2D stage per query (the comparison's 1x1 mix, its four k x k
+    grouped convolutions, the ranker) at every cell ("dense", as the reference computes) or
+    at the valid cells; the 1D encoders add well under 5 % and are left out."""
+    from mgpn_keras.config import preset
+    from mgpn_keras.geometry import valid_cells
+
+    m = preset(preset_name, model=model_overrides or {}).model
+    c, k, g = m.hidden_size, m.kernel_size, m.groups
+    cells = m.num_clips ** 2 if layout == "dense" else len(valid_cells(m.num_clips, m.num_scale_layers)[0])
+    convs = sum(k * k * (c_in // g) * c_out for c_in, c_out in ((2 * c, 2 * c), (2 * c, c), (c, c), (c, c)))
+    return 2.0 * cells * (4 * c * 2 * c + convs + c)
+
+
+def run_reference(presets, args) -> dict:
+    """The authors' PyTorch code through refharness/speed_ref.py, in this run; its JSON report."""
+    script = os.path.join(args.refharness, "speed_ref.py")
+    if not os.path.isfile(script) or not os.path.isfile(args.ref_python):
+        raise SystemExit(f"speed.py --with-reference: needs {script} and its venv {args.ref_python}; set "
+                         f"them up with `bash {os.path.join(args.refharness, 'setup.sh')} <MGPN git dir>` "
+                         "(see its README)")
+    out = os.path.join(tempfile.mkdtemp(prefix="mgpn-ref-speed-"), "reference.json")
+    cmd = [args.ref_python, script, "--datasets", ",".join(presets), "--json", out,
+           "--max-wait", str(args.max_wait), "--retries", str(args.retries),
+           "--quiet-below", str(args.quiet_below)]
+    if args.smoke:
+        cmd.append("--quick")
+    print("reference: " + " ".join(cmd), flush=True)
+    proc = subprocess.run(cmd, text=True, timeout=args.timeout * 4)
+    if not os.path.isfile(out):
+        raise SystemExit(f"speed.py --with-reference: the reference run exited with {proc.returncode} "
+                         "and wrote no JSON")
+    with open(out, encoding="utf-8") as f:
+        report = json.load(f)
+    report["exit_status"] = proc.returncode
+    return report
+
+
+def side_by_side(results, reference: dict, smoke: bool) -> dict:
+    """Ours / reference, both measured in this run, against issue 11's targets."""
+    rows = [r for r in results if "error" not in r]
+    ref_rows = [r for r in reference.get("results", []) if "error" not in r and "per_s" in r]
+    table = {}
+    for ref_preset in sorted({r["preset"] for r in ref_rows}):
+        ours_preset = "synthetic" if smoke else ref_preset  # smoke: tiny ours, quick reference
+
+        def ours(task, path, precision="float32", _p=ours_preset):
+            found = [r for r in rows if r["preset"] == _p and r["task"] == task and r["path"] == path
+                     and r["precision"] == precision and not r["xla"]]
+            return found[0] if found else None
+
+        def ref(task, _p=ref_preset):
+            found = [r for r in ref_rows if r["preset"] == _p and r["task"] == task]
+            return found[0] if found else None
+
+        entry = {"reference_disturbed": any(r.get("disturbed") for r in ref_rows if r["preset"] == ref_preset)}
+        ref_inference = ref("inference")
+        for key, row in (("served_float32", ours("inference", "served")),
+                         ("served_mixed_bfloat16", ours("inference", "served", "mixed_bfloat16")),
+                         ("dense_float32", ours("inference", "dense")),
+                         ("valid_cells_float32", ours("inference", "valid_cells"))):
+            if row is None or ref_inference is None:
+                continue
+            entry[key] = {"queries_per_s": row["per_s"], "reference_queries_per_s": ref_inference["per_s"],
+                          "ratio": round(row["per_s"] / ref_inference["per_s"], 2), "layout": row.get("layout")}
+        target = SERVED_TARGETS.get(ref_preset)
+        served = entry.get("served_float32")
+        if served and target:
+            served["target"] = target
+            served["met"] = served["ratio"] >= target
+            if not served["met"] and not smoke:
+                flops = flops_2d_per_query(ref_preset, served["layout"])
+                need = target * served["reference_queries_per_s"]
+                served["bound"] = {
+                    "gflop_per_query_2d": round(flops / 1e9, 2),
+                    "achieved_gflop_per_s": round(flops * served["queries_per_s"] / 1e9, 1),
+                    "queries_per_s_needed": round(need, 2),
+                    "gflop_per_s_needed": round(flops * need / 1e9, 1),
+                    "reference_gflop_per_query_2d": round(flops_2d_per_query(ref_preset, "dense") / 1e9, 2)}
+        train, ref_train = ours("train", "dense"), ref("train")
+        if train and ref_train:
+            t = {"batch": train["batch"], "reference_batch": ref_train["batch"], "median_s": train["median_s"],
+                 "reference_median_s": ref_train["median_s"],
+                 "ratio": round(ref_train["median_s"] / train["median_s"] * train["batch"] / ref_train["batch"], 2),
+                 "target": TRAIN_STEP_TARGET}
+            t["met"] = t["ratio"] >= TRAIN_STEP_TARGET
+            if not t["met"] and not smoke:
+                flops = 3 * flops_2d_per_query(ref_preset, "dense")  # forward + backward ~ 3x forward
+                t["bound"] = {"gflop_per_sample_2d": round(flops / 1e9, 2),
+                              "achieved_gflop_per_s": round(flops * train["per_s"] / 1e9, 1)}
+            entry["train_step"] = t
+        table[ref_preset] = entry
+    return table
+
+
+def side_by_side_markdown(report) -> str:
+    table = report.get("side_by_side")
+    if not table:
+        return ""
+    ref = report.get("reference_run", {})
+    lines = ["", "### Side by side with the reference (same run)", "",
+             f"The authors' code (Huntersxsx/MGPN {ref.get('reference_commit', '?')}, "
+             "`shared/tools/refharness/speed_ref.py`) measured in the same run, same machine. "
+             "Ratio = ours / reference queries/s (training: reference s/step over ours at the same batch)."
+             + (" Smoke mode: tiny configs against a quick reference run; the ratios mean nothing." if report["smoke"] else ""),
+             "", "| preset | path | ours | reference | ratio | target | met | what bounds it |",
+             "|---|---|---|---|---|---|---|---|"]
+    for p, e in table.items():
+        flag = " (reference DISTURBED)" if e.get("reference_disturbed") else ""
+        for key, label in (("served_float32", "served float32"), ("served_mixed_bfloat16", "served mixed_bfloat16"),
+                           ("dense_float32", "in-process dense"), ("valid_cells_float32", "in-process valid_cells")):
+            r = e.get(key)
+            if not r:
+                continue
+            bound = r.get("bound")
+            why = (f"{bound['gflop_per_query_2d']} GFLOP/query (2D, {r['layout']}; reference dense "
+                   f"{bound['reference_gflop_per_query_2d']}) at {bound['achieved_gflop_per_s']} GFLOP/s; "
+                   f"target needs {bound['gflop_per_s_needed']} GFLOP/s") if bound else ""
+            met = "" if "met" not in r else ("yes" if r["met"] else "no")
+            lines.append(f"| {p}{flag} | {label} ({r.get('layout')}) | {r['queries_per_s']:.2f} q/s | "
+                         f"{r['reference_queries_per_s']:.2f} q/s | {r['ratio']:.2f}x | "
+                         f"{'>= %gx' % r['target'] if 'target' in r else ''} | {met} | {why} |")
+        t = e.get("train_step")
+        if t:
+            bound = t.get("bound")
+            why = (f"{bound['gflop_per_sample_2d']} GFLOP/sample (2D, fwd+bwd) at {bound['achieved_gflop_per_s']} "
+                   "GFLOP/s") if bound else ""
+            lines.append(f"| {p}{flag} | training step, batch {t['batch']} | {t['median_s']:.3f} s | "
+                         f"{t['reference_median_s']:.3f} s (batch {t['reference_batch']}) | {t['ratio']:.2f}x | "
+                         f">= {t['target']:g}x | {'yes' if t['met'] else 'no'} | {why} |")
+    return "\n".join(lines) + "\n"
+
+
+def print_side_by_side(report) -> None:
+    text = side_by_side_markdown(report)
+    if text:
+        print(text, flush=True)
 
 
 def _fmt_note(r):
@@ -462,7 +722,7 @@ def markdown(report) -> str:
     if targets:
         lines += ["", "### Targets (issue 7)", "", "| preset | target | measured | met |", "|---|---|---|---|"]
         lines += targets
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + side_by_side_markdown(report)
 
 
 def write_markdown(path: str, text: str) -> None:
@@ -477,9 +737,9 @@ def write_markdown(path: str, text: str) -> None:
         new = head + block + tail
     else:
         new = (old.rstrip("\n") + "\n\n" if old else "# Benchmarks\n\n") + block
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(new)
+    from mgpn_keras.atomic import write_text
+
+    write_text(path, new)
 
 
 # ----------------------------------------------------------------------------- main
@@ -490,7 +750,14 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--presets", nargs="+", default=["charades_i3d", "activitynet", "tacos"])
     parser.add_argument("--only", choices=["inference", "train"], help="run one kind of measurement")
-    parser.add_argument("--model", choices=["dense", "sparse"], help="run one model's configurations")
+    parser.add_argument("--model", choices=["dense", "valid_cells", "served"],
+                        help="run one layout's (or the served SavedModel's) configurations")
+    parser.add_argument("--with-reference", action="store_true",
+                        help="the side-by-side plan, then the authors' PyTorch code in the same run "
+                             "(shared/tools/refharness), and ours / reference ratios against the targets")
+    parser.add_argument("--refharness", default=REFHARNESS, help="the refharness folder (default %(default)s)")
+    parser.add_argument("--ref-python", default=REF_PYTHON,
+                        help="the reference venv's python, from refharness/setup.sh (default %(default)s)")
     parser.add_argument("--precision", choices=["float32", "mixed_bfloat16"], help="run one precision")
     parser.add_argument("--no-xla", action="store_true", help="skip the XLA configurations")
     parser.add_argument("--smoke", action="store_true",
@@ -533,7 +800,8 @@ def main(argv: list[str] | None = None) -> int:
         output = args.output or os.path.join(tempfile.mkdtemp(prefix="mgpn-speed-"), "speed.json")
         md = args.markdown
     else:
-        jobs = [j for j in full_plan(args.presets, args.only)
+        plan = side_by_side_plan(args.presets) if args.with_reference else full_plan(args.presets, args.only)
+        jobs = [j for j in plan
                 if (args.model is None or j["path"] == args.model)
                 and (args.precision is None or j["precision"] == args.precision)
                 and not (args.no_xla and j["xla"])]
@@ -555,7 +823,7 @@ def main(argv: list[str] | None = None) -> int:
             results.append(result)
             status = result.get("error") or f"{result['median_s']:.3f} s, {result['per_s']:.2f}/s, " \
                                               f"{result['peak_rss_gb']:.2f} GB"
-            print(f"{job['preset']:>13} {job['task']:>9} {job['path']:>6} xla={job['xla']!s:5} "
+            print(f"{job['preset']:>13} {job['task']:>9} {job['path']:>11} xla={job['xla']!s:5} "
                   f"{job['precision']:>14} batch {job['batch']:>2}: {status}", flush=True)
         output = args.output or os.path.join(HERE, "results", "speed.json")
         md = args.markdown or os.path.join(ROOT, "docs", "benchmarks.md")
@@ -574,10 +842,17 @@ def main(argv: list[str] | None = None) -> int:
         "wall_s": round(time.time() - started, 1),
     }
     report["summary"] = summarise(results)
-    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
-    with open(output, "w", encoding="utf-8") as f:
-        json.dump(report, f, indent=2)
-        f.write("\n")
+    if args.with_reference:
+        reference = run_reference(["charades_i3d"] if args.smoke else args.presets, args)
+        report["reference_run"] = {k: reference.get(k) for k in
+                                   ("date", "reference_commit", "machine", "argv", "quick", "checks_failed",
+                                    "exit_status", "results")}
+        report["side_by_side"] = side_by_side(results, reference, args.smoke)
+        report["wall_s"] = round(time.time() - started, 1)
+        print_side_by_side(report)
+    from mgpn_keras.atomic import write_json
+
+    write_json(output, report, indent=2)
     print(f"wrote {output}")
     if md:
         write_markdown(md, markdown(report))

@@ -26,6 +26,11 @@ class _Loader(importlib.abc.Loader):
     def __init__(self, hook: "_RegisterWhenKerasLoads", inner):
         self.hook, self.inner = hook, inner
 
+    def __getattr__(self, name):
+        # Everything else (get_code for `python -m`, get_resource_reader, is_package, ...)
+        # is the wrapped loader's.
+        return getattr(self.inner, name)
+
     def create_module(self, spec):
         return self.inner.create_module(spec)
 

@@ -11,6 +11,7 @@ import importlib
 import sys
 
 _COMMANDS = {
+    "extract": "mgpn_keras.extract.command",
     "prepare": "mgpn_keras.datasets.prepare",
     "train": "mgpn_keras.training.cli",
     "evaluate": "mgpn_keras.training.evaluate_cli",
@@ -24,8 +25,9 @@ _COMMANDS = {
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mgpn",
-        description="MGPN video moment retrieval (Keras 3 / TensorFlow): prepare data, train, "
-        "evaluate, convert reference checkpoints, export and query SavedModels, tune.",
+        description="MGPN video moment retrieval (Keras 3 / TensorFlow): extract features from "
+        "videos, prepare data, train, evaluate, convert reference checkpoints, export and query "
+        "SavedModels, tune.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module_name in _COMMANDS.items():

@@ -94,6 +94,10 @@ class EvalConfig:
     iou_thresholds: list[float] = field(default_factory=lambda: [0.3, 0.5, 0.7])
     batch_size: int = 32
     best_metric: str = "R1@0.5"
+    # The 2D stage's layout wherever the model only infers (evaluation, the per-epoch
+    # evaluation, export, predict): "auto" (the one measured faster for the preset's
+    # geometry), "dense" or "valid_cells". Training always uses "dense". See mgpn_keras.layout.
+    layout: str = "auto"
     # Long videos (mgpn_keras.serving.windowing): a video longer than window_seconds is cut
     # into windows of that length, overlapping by window_overlap_seconds, and their moments
     # merged. None: twice the p99 of the training moments' lengths, which `mgpn prepare`
@@ -342,6 +346,11 @@ def validate(cfg: Config) -> None:
              "eval.iou_thresholds", e.iou_thresholds, "a non-empty list of values in [0, 1)")
     _require(isinstance(e.batch_size, int) and e.batch_size > 0, "eval.batch_size",
              e.batch_size, "a positive integer")
+    from mgpn_keras.layout import LAYOUT_SETTINGS, valid_cells_unsupported
+
+    _require(e.layout in LAYOUT_SETTINGS, "eval.layout", e.layout, f"one of {list(LAYOUT_SETTINGS)}")
+    unsupported = valid_cells_unsupported(m) if e.layout == "valid_cells" else None
+    _require(unsupported is None, "eval.layout", e.layout, f"{unsupported}; use 'auto' or 'dense'")
     _require(e.window_seconds is None or (isinstance(e.window_seconds, (int, float))
                                            and e.window_seconds > 0),
              "eval.window_seconds", e.window_seconds, "a positive number of seconds or null")

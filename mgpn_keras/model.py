@@ -1,4 +1,14 @@
-"""The MGPN network as a Keras functional model (paper Sec. 3.2-3.8)."""
+"""The MGPN network as a Keras functional model (paper Sec. 3.2-3.8).
+
+One definition with two layouts of the 2D stage (`mgpn_keras.layout`): "dense" maps for
+training and parity, "valid_cells" for inference. Both have the same layers and weights,
+so weights saved from one load into the other.
+
+Example:
+    model = build_mgpn(cfg)                                # dense: train this one
+    fast = build_mgpn(cfg, layout=cfg.eval.layout)         # inference ("auto" by default)
+    fast.set_weights(model.get_weights())                  # or fast.load_weights(path)
+"""
 
 from __future__ import annotations
 
@@ -17,6 +27,7 @@ from mgpn_keras.layers.initializers import dense
 from mgpn_keras.layers.moment_map import MomentMap2D
 from mgpn_keras.layers.residual_feed_forward import ResidualFeedForward
 from mgpn_keras.layers.sequence_encoder import SequenceEncoder
+from mgpn_keras.layout import resolve_layout
 
 INPUT_NAMES = ("word_vectors", "query_mask", "clip_features")
 
@@ -25,39 +36,48 @@ def _model_config(config: Config | ModelConfig) -> ModelConfig:
     return config.model if isinstance(config, Config) else config
 
 
-def mgpn_graph(config: Config | ModelConfig) -> tuple[dict, dict]:
+def mgpn_graph(config: Config | ModelConfig, layout: str | None = None, dtype=None) -> tuple[dict, dict]:
     """Build the symbolic graph; returns (inputs, tensors) with every named stage.
 
     `tensors` holds, channels-last, the stages the reference names: vis_encoded,
     txt_encoded, vis_fused, txt_fused, boundary_map, content_map, vis_finegrained,
     txt_finegrained, fused_map, relation_map and score_map; and moment_map_input, the
     clip features the moment map is built from (vis_fused, or vis_finegrained when
-    use_fine_grained is on and use_conditioned_interaction off).
+    use_fine_grained is on and use_conditioned_interaction off). In the "valid_cells"
+    layout the 2D stages are `(batch, V, channels)` values at the valid cells.
+
+    Args:
+        config: a Config or ModelConfig.
+        layout: "dense" (default), "valid_cells" or "auto" (`mgpn_keras.layout.resolve_layout`).
+        dtype: a dtype policy (e.g. "mixed_bfloat16") for every layer but the ranker, which
+            stays float32; None follows the global policy.
     """
     m = _model_config(config)
     n, c, scales = m.num_clips, m.hidden_size, m.num_scale_layers
+    layout = resolve_layout(m, layout)
     inputs = {
         "word_vectors": keras.Input((None, m.word_dim), name="word_vectors"),
         "query_mask": keras.Input((None,), name="query_mask"),
         "clip_features": keras.Input((m.num_sample_clips, m.input_size), name="clip_features"),
     }
     t = {}
-    clips = ClipEncoder(c, m.pool_stride, n, m.use_position, m.dropout, name="clip_encoder")(
+    clips = ClipEncoder(c, m.pool_stride, n, m.use_position, m.dropout, name="clip_encoder", dtype=dtype)(
         inputs["clip_features"])  # (B, N, C)
-    t["vis_encoded"] = SequenceEncoder(c, m.gru_layers, m.coarse_encoder, name="video_encoder")(clips)
-    t["txt_encoded"] = SequenceEncoder(c, m.gru_layers, m.coarse_encoder, name="query_encoder")(
+    t["vis_encoded"] = SequenceEncoder(c, m.gru_layers, m.coarse_encoder, name="video_encoder", dtype=dtype)(clips)
+    t["txt_encoded"] = SequenceEncoder(c, m.gru_layers, m.coarse_encoder, name="query_encoder", dtype=dtype)(
         inputs["word_vectors"], mask=inputs["query_mask"])  # (B, L, C)
-    t["vis_fused"], t["txt_fused"] = CoAttention(name="co_attention")(
+    t["vis_fused"], t["txt_fused"] = CoAttention(name="co_attention", dtype=dtype)(
         [t["vis_encoded"], t["txt_encoded"], inputs["query_mask"]])
     # Fine-grained encoders without the conditioned interaction (Table 3, model 2): the
     # fine-grained video features feed the moment map, as in the reference's alternative
     # `generator_layer(vis_finegrained)`; the fine-grained query would reach no output.
     fine_map = m.use_fine_grained and not m.use_conditioned_interaction
     if fine_map:
-        t["vis_finegrained"] = ResidualFeedForward(c, m.dropout, name="fine_video_encoder")(t["vis_fused"])
+        t["vis_finegrained"] = ResidualFeedForward(c, m.dropout, name="fine_video_encoder", dtype=dtype)(t["vis_fused"])
         t["txt_finegrained"] = t["txt_fused"]
     t["moment_map_input"] = t["vis_finegrained"] if fine_map else t["vis_fused"]  # (B, N, C)
-    boundary, content = MomentMap2D(n, scales, name="moment_map")(t["moment_map_input"])  # (B, N, N, C)
+    boundary, content = MomentMap2D(n, scales, layout=layout, name="moment_map", dtype=dtype)(
+        t["moment_map_input"])  # (B, N, N, C) dense, (B, V, C) valid cells
     # Candidate features (paper Fig. 4): one kind stands in for the other when disabled.
     if m.candidate_features == "content":
         boundary = content
@@ -65,37 +85,107 @@ def mgpn_graph(config: Config | ModelConfig) -> tuple[dict, dict]:
         content = boundary
     t["boundary_map"], t["content_map"] = boundary, content
     if m.use_fine_grained and not fine_map:
-        t["vis_finegrained"] = ResidualFeedForward(c, m.dropout, name="fine_video_encoder")(t["vis_fused"])
-        t["txt_finegrained"] = FineQueryEncoder(c, name="fine_query_encoder")(t["txt_fused"])
+        t["vis_finegrained"] = ResidualFeedForward(c, m.dropout, name="fine_video_encoder", dtype=dtype)(t["vis_fused"])
+        t["txt_finegrained"] = FineQueryEncoder(c, name="fine_query_encoder", dtype=dtype)(t["txt_fused"])
     elif not m.use_fine_grained:
         t["vis_finegrained"], t["txt_finegrained"] = t["vis_fused"], t["txt_fused"]
     if m.use_conditioned_interaction:
-        t["fused_map"] = ConditionedGate(c, n, scales, name="conditioned_gate")(
+        t["fused_map"] = ConditionedGate(c, n, scales, layout=layout, name="conditioned_gate", dtype=dtype)(
             [boundary, content, t["vis_finegrained"], t["txt_finegrained"], inputs["query_mask"]])
     else:
-        t["fused_map"] = keras.layers.Concatenate(name="plain_fusion")([boundary, content])
+        t["fused_map"] = keras.layers.Concatenate(name="plain_fusion", dtype=dtype)([boundary, content])
     if m.use_choice_comparison:
-        t["relation_map"] = build_comparison(m)([t["fused_map"], boundary, content])
+        t["relation_map"] = build_comparison(m, layout=layout, dtype=dtype)([t["fused_map"], boundary, content])
     else:
-        t["relation_map"] = dense(c, 2 * c, name="comparison_projection", activation="relu")(t["fused_map"])
-    # float32 logits also under a mixed-precision policy.
-    t["score_map"] = ChoiceRanker(n, scales, name="ranker", dtype="float32")(t["relation_map"])
+        t["relation_map"] = dense(c, 2 * c, name="comparison_projection", activation="relu", dtype=dtype)(t["fused_map"])
+    # float32 logits also under a mixed-precision policy: bfloat16's 8 bits of mantissa
+    # would tie most of a query's candidates before NMS.
+    t["score_map"] = ChoiceRanker(n, scales, layout=layout, name="ranker", dtype="float32")(
+        t["relation_map"])  # (B, N, N) in both layouts
     return inputs, t
 
 
-def build_mgpn(config: Config | ModelConfig, name: str = "mgpn") -> keras.Model:
+def build_mgpn(config: Config | ModelConfig, name: str = "mgpn", *, layout: str | None = None,
+               dtype=None) -> keras.Model:
     """The MGPN functional model.
+
+    Args:
+        config: a Config or ModelConfig.
+        name: the model's name.
+        layout: the 2D stage's layout: "dense" (None, the default: training and parity),
+            "valid_cells" (inference only) or "auto" (the one measured faster for the
+            geometry; `mgpn_keras.layout`). Same weights in every layout.
+        dtype: a dtype policy for every layer (e.g. "mixed_bfloat16"); the ranker, and so
+            the logits, stay float32. None follows the global policy.
 
     Inputs (a dict):
         word_vectors: `(batch, tokens, word_dim)` float32, zero at padding.
         query_mask: `(batch, tokens)`, 1 for real tokens, 0 for padding.
         clip_features: `(batch, num_sample_clips, input_size)` float32.
     Output:
-        score logits `(batch, N, N)`; row = start clip, column = end clip; exactly 0 on
-        cells that are not candidates (see `valid_cell_mask`).
+        score logits `(batch, N, N)` float32; row = start clip, column = end clip; exactly
+        0 on cells that are not candidates (see `valid_cell_mask`).
     """
-    inputs, tensors = mgpn_graph(config)
+    inputs, tensors = mgpn_graph(config, layout=layout, dtype=dtype)
     return keras.Model(inputs, tensors["score_map"], name=name)
+
+
+def model_layout(model: keras.Model) -> str:
+    """The layout ("dense" or "valid_cells") of a model from `build_mgpn`."""
+    return model.get_layer("ranker").layout
+
+
+def inference_twin(model: keras.Model, config: Config | ModelConfig, layout: str | None = "auto",
+                   dtype=None) -> keras.Model:
+    """`model` in another layout or dtype policy, with a copy of its weights.
+
+    Returns `model` itself when it already has that layout and policy, else a new
+    `build_mgpn(config, layout=..., dtype=...)` model holding a copy of its weights (copied,
+    not shared: call `copy_weights` again after training on).
+
+    Args:
+        model: a `build_mgpn(config)` model, in any layout.
+        config: its Config or ModelConfig.
+        layout: "auto" (default), "dense" or "valid_cells"; None is "dense".
+        dtype: a dtype policy name; None keeps the model's own.
+    """
+    layout = resolve_layout(config, layout)
+    current = model.get_layer("clip_encoder").dtype_policy.name
+    policy = current if dtype is None else keras.dtype_policies.get(dtype).name
+    if model_layout(model) == layout and policy == current:
+        return model
+    twin = build_mgpn(config, name=f"{model.name}_{layout}", layout=layout, dtype=policy)
+    copy_weights(model, twin)
+    return twin
+
+
+def model_precision(model: keras.Model) -> str:
+    """The dtype policy name of a `build_mgpn` model's layers (the ranker aside): "float32",
+    "mixed_bfloat16", ..."""
+    return model.get_layer("clip_encoder").dtype_policy.name
+
+
+def copy_weights(source: keras.Model, target: keras.Model) -> None:
+    """Copy every weight of `source` into the same-named layer of `target` (both from
+    `build_mgpn` of one config, in any layouts).
+
+    Raises:
+        ValueError naming a layer that `source` lacks or whose weights differ in shape.
+    """
+    names = {layer.name for layer in source.layers}
+    for layer in target.layers:
+        if not layer.weights:
+            continue
+        if layer.name not in names:
+            raise ValueError(f"copy_weights: {target.name} has layer {layer.name!r}, "
+                             f"which {source.name} lacks; expected a model of the same config")
+        values = source.get_layer(layer.name).get_weights()
+        shapes = [tuple(w.shape) for w in layer.weights]
+        if [tuple(v.shape) for v in values] != shapes:
+            raise ValueError(f"copy_weights: layer {layer.name!r} has weights of shapes "
+                             f"{[tuple(v.shape) for v in values]} in {source.name}, "
+                             f"{target.name} expects {shapes}")
+        layer.set_weights(values)
 
 
 def valid_cell_mask(config: Config | ModelConfig):

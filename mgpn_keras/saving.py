@@ -96,8 +96,12 @@ def save_to_preset(model, preset_dir: str | os.PathLike, config, vocabulary=None
     return Path(preset_dir)
 
 
-def load_preset(preset_dir: str | os.PathLike) -> ResolvedModel:
-    """Read a preset folder: the model with its weights, its config and its assets."""
+def load_preset(preset_dir: str | os.PathLike, *, layout: str | None = None,
+                precision: str | None = None) -> ResolvedModel:
+    """Read a preset folder: the model with its weights, its config and its assets.
+
+    `layout` and `precision` are `build_mgpn`'s (default: dense, the global policy).
+    """
     from mgpn_keras.config import load_config
     from mgpn_keras.model import build_mgpn
 
@@ -111,7 +115,7 @@ def load_preset(preset_dir: str | os.PathLike) -> ResolvedModel:
         raise ValueError(f"preset folder {os.fspath(path)!r} has format {metadata.get('format')!r}; "
                          f"this version reads {FORMAT!r}")
     cfg = load_config(path / CONFIG_FILE)
-    model = build_mgpn(cfg)
+    model = build_mgpn(cfg, layout=layout, dtype=precision)  # either layout's weights load
     model.load_weights(path / WEIGHTS_FILE)
     vocabulary = vectors = None
     if (path / VOCABULARY_FILE).is_file():
@@ -127,8 +131,9 @@ def from_preset(preset_dir: str | os.PathLike):
 
 
 def resolve_model(path: str | os.PathLike, *, weights: str | os.PathLike | None = None,
-                  manifest: str | os.PathLike | None = None) -> ResolvedModel:
-    """A preset folder or a training run folder, as one `ResolvedModel`.
+                  manifest: str | os.PathLike | None = None, layout: str | None = None,
+                  precision: str | None = None) -> ResolvedModel:
+    """A preset folder or a training run folder, as one `ResolvedModel`, built for inference.
 
     Args:
         path: a preset folder (`save_to_preset`) or a run folder (`train`).
@@ -136,6 +141,9 @@ def resolve_model(path: str | os.PathLike, *, weights: str | os.PathLike | None 
             the latest backup), "latest", or a `.weights.h5` file.
         manifest: the prepared data set whose vocabulary and vectors to use (default: the
             one the run folder names; a preset folder carries its own).
+        layout: the 2D stage's layout (default: the config's `eval.layout`, "auto": the
+            dense model's answers, faster where the geometry allows).
+        precision: the layers' dtype policy (default: the global policy).
     """
     from mgpn_keras.datasets.manifest import load_manifest
 
@@ -144,16 +152,25 @@ def resolve_model(path: str | os.PathLike, *, weights: str | os.PathLike | None 
         if weights not in (None, "best"):
             raise ValueError(f"{os.fspath(path)!r} is a preset folder: it holds one set of weights, "
                              f"so --weights {weights} does not apply")
-        resolved = load_preset(path)
+        resolved = load_preset(path, layout=_inference_layout(path / CONFIG_FILE, layout),
+                               precision=precision)
         if manifest is not None:
             data = load_manifest(manifest)
             resolved.vocabulary, resolved.vectors, resolved.manifest = data.vocabulary, data.vectors, data.path
             resolved.data = data
         return resolved
-    return _resolve_run(path, weights, manifest, load_manifest)
+    return _resolve_run(path, weights, manifest, load_manifest, layout, precision)
 
 
-def _resolve_run(path: Path, weights, manifest, load_manifest) -> ResolvedModel:
+def _inference_layout(config_file, layout):
+    if layout is not None:
+        return layout
+    from mgpn_keras.config import load_config
+
+    return load_config(config_file).eval.layout
+
+
+def _resolve_run(path: Path, weights, manifest, load_manifest, layout, precision) -> ResolvedModel:
     from mgpn_keras.config import load_config
     from mgpn_keras.model import build_mgpn
     from mgpn_keras.training.trainer import RunPaths
@@ -169,7 +186,7 @@ def _resolve_run(path: Path, weights, manifest, load_manifest) -> ResolvedModel:
             manifest = json.load(f)["manifest"]
     data = load_manifest(manifest) if manifest is not None else None
     weight_file = Path(run_weights(paths, weights))
-    model = build_mgpn(cfg)
+    model = build_mgpn(cfg, layout=cfg.eval.layout if layout is None else layout, dtype=precision)
     model.load_weights(weight_file)
     source = {"run_dir": os.path.abspath(paths.root), "weights": os.path.abspath(weight_file)}
     if data is not None:

@@ -40,19 +40,27 @@ def examples() -> dict:
         return lambda **extra: _layer(module, name)(*args, **kwargs, **extra)
 
     return {
-        "mgpn_keras>ChoiceRanker": [LayerExample(make("choice_ranker", "ChoiceRanker", N, SCALES), (m,))],
+        "mgpn_keras>ChoiceRanker": [
+            LayerExample(make("choice_ranker", "ChoiceRanker", N, SCALES), (m,)),
+            LayerExample(make("choice_ranker", "ChoiceRanker", N, SCALES, layout="valid_cells"), (x["cells"],))],
         "mgpn_keras>ClipEncoder": [LayerExample(make("clip_encoder", "ClipEncoder", C, 4, N, use_position=True),
                                                 (x["clips"],))],
         "mgpn_keras>CoAttention": [LayerExample(make("co_attention", "CoAttention"), ([v, q, qm],))],
-        "mgpn_keras>ConditionedGate": [LayerExample(make("conditioned_gate", "ConditionedGate", C, N, SCALES),
-                                                    ([m, m, v, q, qm],))],
+        "mgpn_keras>ConditionedGate": [
+            LayerExample(make("conditioned_gate", "ConditionedGate", C, N, SCALES), ([m, m, v, q, qm],)),
+            LayerExample(make("conditioned_gate", "ConditionedGate", C, N, SCALES, layout="valid_cells"),
+                         ([x["cells"], x["cells"], v, q, qm],))],
         "mgpn_keras>FineQueryEncoder": [LayerExample(make("fine_query_encoder", "FineQueryEncoder", C), (q,))],
         "mgpn_keras>GroupConv2D": [LayerExample(make("group_conv2d", "GroupConv2D", C, 3, groups=4), (m,))],
-        "mgpn_keras>GroupConvComparison": [LayerExample(
-            make("group_conv_comparison", "GroupConvComparison", C, N, SCALES, groups=4, kernel_size=3),
-            ([m2, m, m],))],
+        "mgpn_keras>GroupConvComparison": [
+            LayerExample(make("group_conv_comparison", "GroupConvComparison", C, N, SCALES, groups=4, kernel_size=3),
+                         ([m2, m, m],)),
+            LayerExample(make("group_conv_comparison", "GroupConvComparison", C, N, SCALES, groups=4, kernel_size=3,
+                              layout="valid_cells"), ([x["cells2"], x["cells"], x["cells"]],),
+                         skip={"training_step": "inference only: it refuses training=True (BatchNorm on moving "
+                                                "statistics)"})],
         "mgpn_keras>MomentMap2D": [LayerExample(make("moment_map", "MomentMap2D", N, SCALES), (v,)),
-                                   LayerExample(make("moment_map", "MomentMap2D", N, SCALES, sparse=True), (v,))],
+                                   LayerExample(make("moment_map", "MomentMap2D", N, SCALES, layout="valid_cells"), (v,))],
         "mgpn_keras>NonLocalBlock": [LayerExample(make("non_local_block", "NonLocalBlock", C), (x["cells"],))],
         "mgpn_keras>NonLocalComparison": [LayerExample(
             make("non_local_comparison", "NonLocalComparison", C, N, SCALES, num_blocks=1), ([m2, m, m],))],
@@ -68,38 +76,14 @@ def examples() -> dict:
             LayerExample(make("sequence_encoder", "SequenceEncoder", C, 1, kind="lstm"), (q,), {"mask": qm}),
             LayerExample(make("sequence_encoder", "SequenceEncoder", C, 1, kind="transformer"), (q,),
                          {"mask": qm})],
-        "mgpn_keras>SparseChoiceRanker": [LayerExample(make("sparse_choice_ranker", "SparseChoiceRanker", N, SCALES),
-                                                       (x["cells"],))],
-        "mgpn_keras>SparseConditionedGate": [LayerExample(
-            make("sparse_conditioned_gate", "SparseConditionedGate", C, N, SCALES),
-            ([x["cells"], x["cells"], v, q, qm],))],
-        "mgpn_keras>SparseGroupConvComparison": [LayerExample(
-            make("sparse_group_conv_comparison", "SparseGroupConvComparison", C, N, SCALES, groups=4,
-                 kernel_size=3), ([x["cells2"], x["cells"], x["cells"]],),
-            skip={"training_step": "inference only: it refuses training=True (BatchNorm on moving statistics)"})],
         "mgpn_keras>StackedConvComparison": [LayerExample(
             make("stacked_conv_comparison", "StackedConvComparison", C, N, SCALES, num_layers=2, kernel_size=3),
             ([m2, m, m],))],
         "mgpn_keras>TransformerBlock": [LayerExample(make("transformer_block", "TransformerBlock", C, 4), (q,))],
     }
 
-# Layers that do not yet compute under a mixed dtype policy (issue 11, the layouts work, adds
-# dtype policies to every layer). Their check runs as a strict xfail: a layer that starts
-# passing fails the test until its name is removed here.
-DTYPE_POLICY_PENDING = {
-    "mgpn_keras>ChoiceRanker": "float32 constants or masks meet bfloat16 tensors",
-    "mgpn_keras>ClipEncoder": "float32 constants or masks meet bfloat16 tensors",
-    "mgpn_keras>CoAttention": "float32 constants or masks meet bfloat16 tensors",
-    "mgpn_keras>ConditionedGate": "float32 constants or masks meet bfloat16 tensors",
-    "mgpn_keras>FineQueryEncoder": "float32 constants or masks meet bfloat16 tensors",
-    "mgpn_keras>GroupConvComparison": "float32 constants or masks meet bfloat16 tensors",
-    "mgpn_keras>NonLocalBlock": "float32 constants or masks meet bfloat16 tensors",
-    "mgpn_keras>NonLocalComparison": "float32 constants or masks meet bfloat16 tensors",
-    "mgpn_keras>ResidualFeedForward": "float32 constants or masks meet bfloat16 tensors",
-    "mgpn_keras>SequenceEncoder": "float32 constants or masks meet bfloat16 tensors",
-    "mgpn_keras>SparseChoiceRanker": "float32 constants or masks meet bfloat16 tensors",
-    "mgpn_keras>SparseConditionedGate": "float32 constants or masks meet bfloat16 tensors",
-    "mgpn_keras>SparseGroupConvComparison": "float32 constants or masks meet bfloat16 tensors",
-    "mgpn_keras>StackedConvComparison": "float32 constants or masks meet bfloat16 tensors",
-    "mgpn_keras>TransformerBlock": "float32 constants or masks meet bfloat16 tensors",
-}
+# Layers that do not yet compute under a mixed dtype policy. Their check runs as a strict
+# xfail: a layer that starts passing fails the test until its name is removed here. Empty
+# since every layer passes its parent's dtype policy to its sublayers (issue 11).
+DTYPE_POLICY_PENDING: dict[str, str] = {}
+

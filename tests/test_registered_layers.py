@@ -62,5 +62,24 @@ def test_every_registered_class_round_trips_its_config():
     from mgpn_keras.losses import ScaledIoUBCE
 
     names = set(_registered())
-    assert len(names) >= 20 and "mgpn_keras>ScaledIoUBCE" in names
+    assert "mgpn_keras>ScaledIoUBCE" in names
+    # Every layer class defined in mgpn_keras/layers/ is in the registry the checks walk.
+    import importlib
+    import inspect
+    import pkgutil
+
+    import keras
+
+    import mgpn_keras.layers
+
+    defined = set()
+    for info in pkgutil.iter_modules(mgpn_keras.layers.__path__):
+        module = importlib.import_module(f"mgpn_keras.layers.{info.name}")
+        defined |= {keras_name_of(cls) for _, cls in inspect.getmembers(module, inspect.isclass)
+                    if issubclass(cls, keras.layers.Layer) and cls.__module__ == module.__name__}
+    assert defined and defined <= names, f"layers not registered: {sorted(defined - names)}"
     assert_config_round_trip(ScaledIoUBCE(8, [3, 2], 0.3, 0.7))
+
+
+def keras_name_of(cls):
+    return f"mgpn_keras>{cls.__name__}"

@@ -1,4 +1,5 @@
-"""Sparse inference equals the dense model: every preset's geometry and the parity fixtures."""
+"""The valid-cell layout equals the dense one: every preset's geometry, the design switches,
+the parity fixtures; "auto" and the variants without a valid-cell layout."""
 
 import json
 
@@ -39,7 +40,7 @@ def _inputs(m, batch=2, tokens=6, seed=0):
 
 def test_neighbour_table_matches_the_map():
     from mgpn_keras.geometry import valid_cells, valid_mask
-    from mgpn_keras.layers.sparse_group_conv_comparison import neighbour_table
+    from mgpn_keras.layers.valid_cell_convolution import neighbour_table
 
     n, scales, k = 16, [5, 3], 3
     start, end = valid_cells(n, scales)
@@ -65,8 +66,6 @@ def test_comparison_layers_equal_dense_at_valid_cells(name):
     from mgpn_keras.layers.choice_ranker import ChoiceRanker
     from mgpn_keras.layers.group_conv_comparison import GroupConvComparison
     from mgpn_keras.layers.moment_map import gather_valid, scatter_to_map
-    from mgpn_keras.layers.sparse_choice_ranker import SparseChoiceRanker
-    from mgpn_keras.layers.sparse_group_conv_comparison import SparseGroupConvComparison
 
     g = GEOMETRIES[name]
     n, scales, c = g["num_clips"], g["num_scale_layers"], 16
@@ -87,14 +86,15 @@ def test_comparison_layers_equal_dense_at_valid_cells(name):
     expected = np.asarray(gather_valid(dense_out, n, scales))  # (2, V, C)
     assert np.abs(expected).max() > 0.1  # a live signal, not all zeros
     for step in (1, 2):
-        sparse = SparseGroupConvComparison(c, n, scales, groups=4, kernel_size=7, groups_per_step=step)
+        sparse = GroupConvComparison(c, n, scales, groups=4, kernel_size=7, layout="valid_cells",
+                                     groups_per_step=step)
         sparse(sparse_inputs)
         sparse.set_weights(dense.get_weights())
         sparse_out = np.asarray(sparse(sparse_inputs))
         assert sparse_out.shape == (2, cells, c)
         np.testing.assert_allclose(sparse_out, expected, atol=1e-5, rtol=0)
     ranker = ChoiceRanker(n, scales)
-    sparse_ranker = SparseChoiceRanker(n, scales)
+    sparse_ranker = ChoiceRanker(n, scales, layout="valid_cells")
     sparse_ranker(sparse_out)
     ranker(dense_out)
     sparse_ranker.set_weights(ranker.get_weights())
@@ -108,13 +108,13 @@ def test_sparse_model_equals_dense_model(name):
 
     from mgpn_keras.config import preset
     from mgpn_keras.model import build_mgpn, valid_cell_mask
-    from mgpn_keras.sparse_inference import build_sparse_inference_model
 
     keras.utils.set_random_seed(7)
     cfg = preset(name, model=SMALL)
     dense = build_mgpn(cfg)
     _randomise_batch_norm(dense, seed=7)
-    sparse = build_sparse_inference_model(cfg)
+    sparse = build_mgpn(cfg, layout="valid_cells")
+    assert [w.shape for w in sparse.weights] == [w.shape for w in dense.weights]
     sparse.set_weights(dense.get_weights())  # same layers, same weight order
     x = _inputs(cfg.model)
     expected = np.asarray(dense(x, training=False))
@@ -135,15 +135,15 @@ def test_sparse_model_equals_dense_model(name):
 def test_sparse_model_equals_dense_model_for_design_switches(switches):
     import keras
 
-    from mgpn_keras.model import build_mgpn
-    from mgpn_keras.sparse_inference import to_sparse_inference
+    from mgpn_keras.model import build_mgpn, inference_twin, model_layout
 
     keras.utils.set_random_seed(11)
     cfg = tiny_config(**switches)
     dense = build_mgpn(cfg)
     if cfg.model.use_choice_comparison:
         _randomise_batch_norm(dense, seed=11)
-    sparse = to_sparse_inference(dense, cfg)
+    sparse = inference_twin(dense, cfg, "valid_cells")
+    assert model_layout(sparse) == "valid_cells" and model_layout(dense) == "dense"
     x = _inputs(cfg.model)
     np.testing.assert_allclose(np.asarray(sparse(x)), np.asarray(dense(x, training=False)), atol=1e-5, rtol=0)
 
@@ -158,11 +158,11 @@ def _fixture(name):
 @pytest.mark.parametrize("name", ["small", "small_gain"])
 def test_sparse_model_matches_parity_fixtures(name):
     from mgpn_keras.convert import config_from_reference, load_reference_weights
-    from mgpn_keras.sparse_inference import build_sparse_inference_model
+    from mgpn_keras.model import build_mgpn
 
     flat, weights, io = _fixture(name)
     cfg = config_from_reference(flat)
-    sparse = build_sparse_inference_model(cfg)
+    sparse = build_mgpn(cfg, layout="valid_cells")
     load_reference_weights(sparse, weights)
     feed = {"word_vectors": io["textual_input"].astype(np.float32),
             "query_mask": io["textual_mask"][..., 0].astype(np.float32),
@@ -172,43 +172,70 @@ def test_sparse_model_matches_parity_fixtures(name):
     assert err <= 1e-5, f"{name}: sparse score_map differs from the reference by {err}"
 
 
-def test_to_sparse_inference_copies_weights_and_refuses_training():
+def test_weights_saved_from_dense_load_into_valid_cells_and_it_refuses_training(tmp_path):
     import keras
 
     from mgpn_keras.model import build_mgpn
-    from mgpn_keras.sparse_inference import to_sparse_inference
 
     keras.utils.set_random_seed(3)
     cfg = tiny_config()
     dense = build_mgpn(cfg)
     _randomise_batch_norm(dense, seed=3)
-    sparse = to_sparse_inference(dense, cfg)
+    path = tmp_path / "dense.weights.h5"
+    dense.save_weights(path)
+    sparse = build_mgpn(cfg, layout="valid_cells")
+    sparse.load_weights(path)  # no conversion step
     x = _inputs(cfg.model)
     np.testing.assert_allclose(np.asarray(sparse(x)), np.asarray(dense(x, training=False)), atol=1e-5, rtol=0)
     with pytest.raises(ValueError, match="inference only"):
         sparse(x, training=True)
 
 
-def test_sparse_model_keras_file_round_trip(tmp_path):
+def test_valid_cell_model_keras_file_round_trip(tmp_path):
     import keras
 
-    from mgpn_keras.sparse_inference import build_sparse_inference_model
+    from mgpn_keras.model import build_mgpn, model_layout
 
     keras.utils.set_random_seed(4)
     cfg = tiny_config()
-    sparse = build_sparse_inference_model(cfg, groups_per_step=2)
+    sparse = build_mgpn(cfg, layout="valid_cells")
     path = tmp_path / "sparse.keras"
     sparse.save(path)
     loaded = keras.models.load_model(path)
     x = _inputs(cfg.model)
     np.testing.assert_allclose(np.asarray(loaded(x)), np.asarray(sparse(x)), atol=1e-6, rtol=0)
-    assert loaded.get_layer("comparison").groups_per_step == 2
+    assert model_layout(loaded) == "valid_cells"
+    assert loaded.get_layer("comparison").layout == "valid_cells"
 
 
-def test_sparse_model_refuses_other_comparisons():
-    from mgpn_keras.sparse_inference import build_sparse_inference_model
+@pytest.mark.parametrize("comparison", ["stacked_conv", "non_local"])
+def test_other_comparisons_refuse_valid_cells_and_auto_falls_back_to_dense(comparison):
+    from mgpn_keras.config import apply_overrides
+    from mgpn_keras.layout import resolve_layout
+    from mgpn_keras.model import build_mgpn, model_layout
 
-    cfg = tiny_config()
-    cfg.model.comparison = "stacked_conv"
-    with pytest.raises(ValueError, match="group_conv"):
-        build_sparse_inference_model(cfg)
+    cfg = tiny_config(comparison=comparison, num_clips=16, num_sample_clips=64,
+                      num_scale_layers=[3])  # 16 + 15 + 14 + 13 of 256 cells: "auto" would pick valid cells
+    assert resolve_layout(tiny_config(num_clips=16, num_sample_clips=64, num_scale_layers=[3]),
+                          "auto") == "valid_cells"
+    with pytest.raises(ValueError, match="valid-cell layout implements"):
+        build_mgpn(cfg, layout="valid_cells")
+    assert resolve_layout(cfg, "auto") == "dense"
+    assert model_layout(build_mgpn(cfg, layout="auto")) == "dense"
+    with pytest.raises(ValueError, match="eval.layout"):
+        apply_overrides(cfg, {"eval.layout": "valid_cells"})
+
+
+def test_auto_layout_per_preset():
+    from mgpn_keras.config import PRESET_NAMES, preset
+    from mgpn_keras.layout import resolve_layout, valid_fraction
+
+    picks = {name: resolve_layout(preset(name), "auto") for name in PRESET_NAMES}
+    # Measured (docs/benchmarks.md): valid cells faster on TACoS and ActivityNet, not on
+    # Charades-STA's 42 % valid cells; the 16-clip maps are over half valid.
+    assert picks == {"charades_i3d": "dense", "charades_vgg": "dense", "tacos": "valid_cells",
+                     "activitynet": "valid_cells", "synthetic": "dense"}
+    assert abs(valid_fraction(preset("charades_i3d")) - 428 / 1024) < 1e-12
+    assert resolve_layout(preset("charades_i3d")) == "dense"  # None: training's layout
+    with pytest.raises(ValueError, match="expected one of"):
+        resolve_layout(preset("tacos"), "sparse")

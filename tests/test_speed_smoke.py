@@ -33,7 +33,9 @@ def test_speed_benchmark_smoke(tmp_path):
         assert r["median_s"] > 0 and r["peak_rss_gb"] > 0
         assert len(r["seconds"]) == r["warmup"] + r["iterations"]
         seen.add((r["task"], r["path"], r["xla"]))
-    assert {("inference", "dense", False), ("inference", "sparse", False), ("inference", "sparse", True),
-            ("train", "dense", False)} <= seen
+    assert {("inference", "dense", False), ("inference", "valid_cells", False),
+            ("inference", "valid_cells", True), ("inference", "served", False), ("train", "dense", False)} <= seen
+    served = [r for r in report["results"] if r["path"] == "served"]
+    assert served and all(r["score_dtype"] == "float32" and r["export_s"] > 0 for r in served)
     text = md.read_text()
     assert "Hand-written text." in text and "<!-- speed.py:begin -->" in text and "| synthetic |" in text

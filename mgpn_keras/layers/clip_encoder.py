@@ -31,11 +31,11 @@ class ClipEncoder(keras.layers.Layer):
         self.num_clips = int(num_clips)
         self.use_position = bool(use_position)
         self.dropout = float(dropout)
-        self.dropout_layer = keras.layers.Dropout(self.dropout)
+        self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
 
     def build(self, input_shape):
         width = int(input_shape[-1])
-        self.projection = initializers.dense(self.hidden_size, width, name="projection")
+        self.projection = initializers.dense(self.hidden_size, width, name="projection", dtype=self.dtype_policy)
         self.projection.build(input_shape)
         if self.use_position:
             self.position_embedding = self.add_weight(

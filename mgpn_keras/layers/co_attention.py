@@ -28,9 +28,9 @@ class CoAttention(keras.layers.Layer):
 
     def build(self, input_shape):
         video_shape, query_shape = input_shape[0], input_shape[1]
-        self.query_score = initializers.dense(1, int(query_shape[-1]), name="query_score")
+        self.query_score = initializers.dense(1, int(query_shape[-1]), name="query_score", dtype=self.dtype_policy)
         self.query_score.build(query_shape)
-        self.video_score = initializers.dense(1, int(video_shape[-1]), name="video_score")
+        self.video_score = initializers.dense(1, int(video_shape[-1]), name="video_score", dtype=self.dtype_policy)
         self.video_score.build(video_shape)
 
     def call(self, inputs):

@@ -14,19 +14,26 @@ from mgpn_keras.layers.stacked_conv_comparison import StackedConvComparison
 COMPARISONS = ("group_conv", "stacked_conv", "non_local")
 
 
-def build_comparison(m, name="comparison"):
-    """The comparison layer of a ModelConfig.
+def build_comparison(m, name="comparison", layout="dense", dtype=None):
+    """The comparison layer of a ModelConfig, in a layout (`mgpn_keras.layout`).
 
     Every module takes `[fused (B, N, N, 2C), boundary (B, N, N, C), content (B, N, N, C)]`
-    and returns the relation map `(B, N, N, C)`, zero on invalid cells.
+    and returns the relation map `(B, N, N, C)`, zero on invalid cells. Only
+    "group_conv" also has the "valid_cells" layout (`(B, V, ...)` values); the others
+    raise ValueError for it.
     """
+    if layout != "dense" and m.comparison != "group_conv":
+        raise ValueError(f"layout {layout!r}: model.comparison = {m.comparison!r} has only the "
+                         f"'dense' layout; the valid-cell layout implements 'group_conv'")
     if m.comparison == "group_conv":
         return GroupConvComparison(m.hidden_size, m.num_clips, m.num_scale_layers, m.groups,
-                                   m.kernel_size, m.synchronized_batch_norm, name=name)
+                                   m.kernel_size, m.synchronized_batch_norm, layout=layout,
+                                   name=name, dtype=dtype)
     if m.comparison == "stacked_conv":
         return StackedConvComparison(m.hidden_size, m.num_clips, m.num_scale_layers,
-                                     m.stacked_conv_layers, m.stacked_conv_kernel, name=name)
+                                     m.stacked_conv_layers, m.stacked_conv_kernel, name=name,
+                                     dtype=dtype)
     if m.comparison == "non_local":
         return NonLocalComparison(m.hidden_size, m.num_clips, m.num_scale_layers, m.non_local_blocks,
-                                  m.synchronized_batch_norm, name=name)
+                                  m.synchronized_batch_norm, name=name, dtype=dtype)
     raise ValueError(f"model.comparison = {m.comparison!r}; expected one of {list(COMPARISONS)}")

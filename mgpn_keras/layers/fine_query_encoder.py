@@ -35,15 +35,16 @@ class FineQueryEncoder(keras.layers.Layer):
             return keras.layers.Conv1D(
                 c, kernel, dilation_rate=2 if kernel > 1 else 1, padding="valid",
                 kernel_initializer=initializers.torch_kernel(),
-                bias_initializer=initializers.torch_bias(width * kernel), name=name)
+                bias_initializer=initializers.torch_bias(width * kernel), name=name,
+                dtype=self.dtype_policy)
 
-        self.unigram = initializers.dense(c, width, name="unigram")
+        self.unigram = initializers.dense(c, width, name="unigram", dtype=self.dtype_policy)
         self.unigram.build(input_shape)
         self.bigram = conv(2, "bigram")
         self.bigram.build((input_shape[0], None, width))
         self.trigram = conv(3, "trigram")
         self.trigram.build((input_shape[0], None, width))
-        self.projection = initializers.dense(c, 3 * c, name="projection")
+        self.projection = initializers.dense(c, 3 * c, name="projection", dtype=self.dtype_policy)
         self.projection.build(tuple(input_shape[:-1]) + (3 * c,))
 
     def call(self, query):

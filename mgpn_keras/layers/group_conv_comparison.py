@@ -6,6 +6,10 @@ from keras import ops
 from mgpn_keras.layers import initializers
 from mgpn_keras.layers.group_conv2d import GroupConv2D
 from mgpn_keras.layers.masking import map_mask_constant
+from mgpn_keras.layers.valid_cell_convolution import (fold_batch_norm, from_group_major,
+                                                       gathered_conv_relu, neighbour_table,
+                                                       to_group_major)
+from mgpn_keras.layout import check_layout
 
 
 @keras.saving.register_keras_serializable(package="mgpn_keras")
@@ -20,19 +24,29 @@ class GroupConvComparison(keras.layers.Layer):
     BatchNorm statistics in training cover every map cell, the invalid ones included,
     as in the reference (the mask is applied after BN and ReLU).
 
+    In the "valid_cells" layout (inference only) the same weights are applied at the V
+    valid cells: BatchNorm on its moving statistics is folded into each convolution, and
+    each k x k grouped convolution is a gather of every valid cell's neighbours and one
+    matmul per group (`valid_cell_convolution`). Its outputs equal the dense layout's at the
+    valid cells; calling it with `training=True` raises.
+
     Args:
         hidden_size: C.
         num_clips, num_scale_layers: the map's geometry.
         groups: groups of each convolution (32 in the reference).
         kernel_size: side of each convolution (7 in the reference).
         synchronized_batch_norm: all-reduce BatchNorm statistics across replicas.
+        layout: "dense" or "valid_cells" (see `mgpn_keras.layout`).
+        groups_per_step: valid-cell layout: groups gathered and multiplied together (a
+            divisor of `groups`); trades memory for speed.
 
-    Input: `[fused (batch, N, N, 2C), boundary (batch, N, N, C), content (batch, N, N, C)]`.
-    Output: `(batch, N, N, C)`.
+    Input: `[fused, boundary, content]`, `(batch, N, N, 2C / C / C)` dense or
+        `(batch, V, 2C / C / C)` at the valid cells.
+    Output: `(batch, N, N, C)` dense, `(batch, V, C)` at the valid cells.
     """
 
     def __init__(self, hidden_size, num_clips, num_scale_layers, groups=32, kernel_size=7,
-                 synchronized_batch_norm=False, **kwargs):
+                 synchronized_batch_norm=False, layout="dense", groups_per_step=1, **kwargs):
         super().__init__(**kwargs)
         self.hidden_size = int(hidden_size)
         self.num_clips = int(num_clips)
@@ -40,26 +54,37 @@ class GroupConvComparison(keras.layers.Layer):
         self.groups = int(groups)
         self.kernel_size = int(kernel_size)
         self.synchronized_batch_norm = bool(synchronized_batch_norm)
+        self.layout = check_layout(layout)
+        self.groups_per_step = int(groups_per_step)
+        if self.groups_per_step < 1 or self.groups % self.groups_per_step:
+            raise ValueError(f"GroupConvComparison {self.name}: groups_per_step = {groups_per_step} "
+                             f"must be a positive divisor of groups = {self.groups}")
         self._mask = map_mask_constant(self.num_clips, self.num_scale_layers)
+        if self.layout == "valid_cells":
+            self._table = neighbour_table(self.num_clips, self.num_scale_layers, self.kernel_size)
 
     def build(self, input_shape):
+        # Weights are built for the dense map in both layouts: the same shapes and names.
         c = self.hidden_size
         n = self.num_clips
-        self.mix = initializers.dense(2 * c, 4 * c, name="mix")
+        self.mix = initializers.dense(2 * c, 4 * c, name="mix", dtype=self.dtype_policy)
         self.mix.build((None, n, n, 4 * c))
         self.convs, self.norms = [], []
         widths = [2 * c, 2 * c, c, c, c]
         for k in range(4):
-            conv = GroupConv2D(widths[k + 1], self.kernel_size, self.groups, name=f"conv_{k + 1}")
+            conv = GroupConv2D(widths[k + 1], self.kernel_size, self.groups, name=f"conv_{k + 1}",
+                               dtype=self.dtype_policy)
             conv.build((None, n, n, widths[k]))
             norm = keras.layers.BatchNormalization(
                 epsilon=1e-5, momentum=0.9, synchronized=self.synchronized_batch_norm,
-                name=f"norm_{k + 1}")
+                name=f"norm_{k + 1}", dtype=self.dtype_policy)
             norm.build((None, n, n, widths[k + 1]))
             self.convs.append(conv)
             self.norms.append(norm)
 
     def call(self, inputs, training=None):
+        if self.layout == "valid_cells":
+            return self._call_valid_cells(inputs, training)
         fused, boundary, content = inputs
         mask = ops.cast(self._mask, fused.dtype)
         z = ops.concatenate([fused, boundary, content], axis=-1) * mask  # (B, N, N, 4C)
@@ -67,6 +92,19 @@ class GroupConvComparison(keras.layers.Layer):
         for conv, norm in zip(self.convs, self.norms):
             x = ops.relu(norm(conv(x), training=training)) * mask
         return x  # (B, N, N, C)
+
+    def _call_valid_cells(self, inputs, training):
+        if training:
+            raise ValueError(f"{type(self).__name__} {self.name}: the 'valid_cells' layout computes "
+                             "inference only (BatchNorm on moving statistics); train the 'dense' "
+                             "layout of mgpn_keras.model.build_mgpn")
+        fused, boundary, content = inputs  # (B, V, 2C / C / C): every cell valid, no mask
+        z = ops.concatenate([fused, boundary, content], axis=-1)  # (B, V, 4C)
+        x = to_group_major(ops.relu(self.mix(z)) + fused, self.groups)  # (G, B, V + 1, 2C/G)
+        for conv, norm in zip(self.convs, self.norms):
+            kernel, shift = fold_batch_norm(conv, norm, self.groups, x.dtype)
+            x = gathered_conv_relu(x, kernel, shift, self._table, self.groups_per_step)
+        return from_group_major(x, self.hidden_size)  # (B, V, C)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[0][:-1]) + (self.hidden_size,)
@@ -76,5 +114,6 @@ class GroupConvComparison(keras.layers.Layer):
         config.update(hidden_size=self.hidden_size, num_clips=self.num_clips,
                       num_scale_layers=self.num_scale_layers, groups=self.groups,
                       kernel_size=self.kernel_size,
-                      synchronized_batch_norm=self.synchronized_batch_norm)
+                      synchronized_batch_norm=self.synchronized_batch_norm,
+                      layout=self.layout, groups_per_step=self.groups_per_step)
         return config

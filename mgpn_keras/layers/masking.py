@@ -14,7 +14,8 @@ def map_mask_constant(num_clips: int, num_scale_layers) -> np.ndarray:
 def l2_normalize(x, axis):
     """x / max(||x||_2, 1e-12) along `axis`, as torch.nn.functional.normalize: the protocol's
     `l2_normalize` with TensorFlow's own summation order (hidden features reproduce no stored
-    data, and the pairwise order would cost the model time)."""
+    data, and the pairwise order would cost the model time); float32 arithmetic for
+    half-precision input."""
     from mgpn_keras.protocol.l2_normalize import l2_normalize as protocol_l2_normalize
 
     return protocol_l2_normalize(x, axis, numpy_order=False)

@@ -1,10 +1,11 @@
-"""The sparse 2D moment map: boundary and content features of every candidate (Sec. 3.4)."""
+"""The 2D moment map: boundary and content features of every candidate (Sec. 3.4)."""
 
 import keras
 import numpy as np
 from keras import ops
 
 from mgpn_keras.geometry import valid_cells
+from mgpn_keras.layout import check_layout
 
 
 def range_max_tables(num_clips: int, num_scale_layers):
@@ -64,17 +65,21 @@ class MomentMap2D(keras.layers.Layer):
     Args:
         num_clips: N.
         num_scale_layers: the reference's NUM_SCALE_LAYERS, which set the valid cells.
-        sparse: return `(batch, V, C)` values at the V valid cells instead of dense maps.
+        layout: "dense" for `(batch, N, N, C)` maps, "valid_cells" for the `(batch, V, C)`
+            values at the V valid cells (see `mgpn_keras.layout`).
+        sparse: deprecated; `sparse=True` is `layout="valid_cells"`.
 
     Input: clip features `(batch, N, C)`.
-    Output: `[boundary, content]`, each `(batch, N, N, C)` (or `(batch, V, C)` if sparse).
+    Output: `[boundary, content]`, each `(batch, N, N, C)` (or `(batch, V, C)`).
     """
 
-    def __init__(self, num_clips, num_scale_layers, sparse=False, **kwargs):
+    def __init__(self, num_clips, num_scale_layers, layout="dense", sparse=None, **kwargs):
         super().__init__(**kwargs)
         self.num_clips = int(num_clips)
         self.num_scale_layers = [int(c) for c in num_scale_layers]
-        self.sparse = bool(sparse)
+        if sparse:  # configs saved before the layouts had names
+            layout = "valid_cells"
+        self.layout = check_layout(layout)
         self._levels, self._left, self._right = range_max_tables(self.num_clips, self.num_scale_layers)
         self._start, self._end = valid_cells(self.num_clips, self.num_scale_layers)
 
@@ -90,7 +95,7 @@ class MomentMap2D(keras.layers.Layer):
         table = ops.concatenate(levels, axis=1)  # (B, levels * N, C)
         content = ops.maximum(ops.take(table, self._left, axis=1), ops.take(table, self._right, axis=1))
         boundary = (ops.take(x, self._start, axis=1) + ops.take(x, self._end, axis=1)) / 2.0
-        if self.sparse:
+        if self.layout == "valid_cells":
             return boundary, content  # (B, V, C) each
         return (
             scatter_to_map(boundary, self.num_clips, self.num_scale_layers),
@@ -98,7 +103,7 @@ class MomentMap2D(keras.layers.Layer):
         )
 
     def compute_output_shape(self, input_shape):
-        if self.sparse:
+        if self.layout == "valid_cells":
             shape = (input_shape[0], len(self._start), input_shape[-1])
         else:
             shape = (input_shape[0], self.num_clips, self.num_clips, input_shape[-1])
@@ -106,5 +111,5 @@ class MomentMap2D(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(num_clips=self.num_clips, num_scale_layers=self.num_scale_layers, sparse=self.sparse)
+        config.update(num_clips=self.num_clips, num_scale_layers=self.num_scale_layers, layout=self.layout)
         return config

@@ -43,16 +43,16 @@ class NonLocalBlock(keras.layers.Layer):
         if int(input_shape[-1]) != c:
             raise ValueError(f"NonLocalBlock {self.name}: input width {input_shape[-1]}, "
                              f"expected channels = {c}")
-        self.theta = initializers.dense(d, c, name="theta")
-        self.phi = initializers.dense(d, c, name="phi")
-        self.g = initializers.dense(d, c, name="g")
+        self.theta = initializers.dense(d, c, name="theta", dtype=self.dtype_policy)
+        self.phi = initializers.dense(d, c, name="phi", dtype=self.dtype_policy)
+        self.g = initializers.dense(d, c, name="g", dtype=self.dtype_policy)
         for layer in (self.theta, self.phi, self.g):
             layer.build(input_shape)
-        self.out = initializers.dense(c, d, name="out")
+        self.out = initializers.dense(c, d, name="out", dtype=self.dtype_policy)
         self.out.build(tuple(input_shape[:-1]) + (d,))
         self.norm = keras.layers.BatchNormalization(
             epsilon=1e-5, momentum=0.9, gamma_initializer="zeros", beta_initializer="zeros",
-            synchronized=self.synchronized_batch_norm, name="norm")
+            synchronized=self.synchronized_batch_norm, name="norm", dtype=self.dtype_policy)
         self.norm.build(input_shape)
 
     def call(self, x, training=None):

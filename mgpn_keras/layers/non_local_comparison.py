@@ -58,14 +58,14 @@ class NonLocalComparison(keras.layers.Layer):
 
     def build(self, input_shape):
         c, n = self.hidden_size, self.num_clips
-        self.mix = initializers.dense(2 * c, 4 * c, name="mix")
+        self.mix = initializers.dense(2 * c, 4 * c, name="mix", dtype=self.dtype_policy)
         self.mix.build((None, n, n, 4 * c))
-        self.reduce = initializers.dense(c, 2 * c, name="reduce")
+        self.reduce = initializers.dense(c, 2 * c, name="reduce", dtype=self.dtype_policy)
         self.reduce.build((None, n, n, 2 * c))
         self.blocks = []
         for k in range(self.num_blocks):
             block = NonLocalBlock(c, synchronized_batch_norm=self.synchronized_batch_norm,
-                                  name=f"block_{k + 1}")
+                                  name=f"block_{k + 1}", dtype=self.dtype_policy)
             block.build((None, self._num_valid, c))
             self.blocks.append(block)
 

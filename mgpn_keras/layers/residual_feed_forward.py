@@ -28,14 +28,14 @@ class ResidualFeedForward(keras.layers.Layer):
 
     def build(self, input_shape):
         width = int(input_shape[-1])
-        self.norm = ReferenceLayerNorm(name="norm")
+        self.norm = ReferenceLayerNorm(name="norm", dtype=self.dtype_policy)
         self.norm.build(input_shape)
-        self.inner = initializers.dense(self.hidden_size, width, name="inner")
+        self.inner = initializers.dense(self.hidden_size, width, name="inner", dtype=self.dtype_policy)
         self.inner.build(input_shape)
-        self.outer = initializers.dense(width, self.hidden_size, name="outer")
+        self.outer = initializers.dense(width, self.hidden_size, name="outer", dtype=self.dtype_policy)
         self.outer.build(tuple(input_shape[:-1]) + (self.hidden_size,))
-        self.inner_dropout = keras.layers.Dropout(self.dropout)
-        self.output_dropout = keras.layers.Dropout(self.dropout)
+        self.inner_dropout = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
+        self.output_dropout = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
 
     def call(self, x, training=None):
         h = ops.relu(self.inner(self.norm(x)))

@@ -42,11 +42,11 @@ class SequenceEncoder(keras.layers.Layer):
         self.layers_ = []
         width = int(input_shape[-1])
         if self.kind == "transformer":
-            self.input_projection = initializers.dense(self.hidden_size, width, name="input_projection")
+            self.input_projection = initializers.dense(self.hidden_size, width, name="input_projection", dtype=self.dtype_policy)
             self.input_projection.build(input_shape)
             shape = (input_shape[0], input_shape[1], self.hidden_size)
             for k in range(self.num_layers):
-                block = TransformerBlock(self.hidden_size, self.num_heads, name=f"block_{k}")
+                block = TransformerBlock(self.hidden_size, self.num_heads, name=f"block_{k}", dtype=self.dtype_policy)
                 block.build(shape)
                 self.layers_.append(block)
             return
@@ -58,12 +58,13 @@ class SequenceEncoder(keras.layers.Layer):
                 kernel_initializer=init,
                 recurrent_initializer=init,
                 bias_initializer=init,
+                dtype=self.dtype_policy,
             )
             if self.kind == "gru":
                 rnn = keras.layers.GRU(units, reset_after=True, **cell_kwargs)
             else:
                 rnn = keras.layers.LSTM(units, unit_forget_bias=False, **cell_kwargs)
-            layer = keras.layers.Bidirectional(rnn, merge_mode="concat", name=f"layer_{k}")
+            layer = keras.layers.Bidirectional(rnn, merge_mode="concat", name=f"layer_{k}", dtype=self.dtype_policy)
             layer.build(shape)
             self.layers_.append(layer)
             shape = (shape[0], shape[1], 2 * units)

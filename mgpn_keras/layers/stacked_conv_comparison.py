@@ -58,12 +58,12 @@ class StackedConvComparison(keras.layers.Layer):
 
     def build(self, input_shape):
         c, n = self.hidden_size, self.num_clips
-        self.mix = initializers.dense(2 * c, 4 * c, name="mix")
+        self.mix = initializers.dense(2 * c, 4 * c, name="mix", dtype=self.dtype_policy)
         self.mix.build((None, n, n, 4 * c))
         self.convs = []
         width = 2 * c
         for k in range(self.num_layers):
-            conv = GroupConv2D(c, self.kernel_size, groups=1, name=f"conv_{k + 1}")
+            conv = GroupConv2D(c, self.kernel_size, groups=1, name=f"conv_{k + 1}", dtype=self.dtype_policy)
             conv.build((None, n, n, width))
             self.convs.append(conv)
             width = c

@@ -40,17 +40,17 @@ class TransformerBlock(keras.layers.Layer):
 
     def build(self, input_shape):
         c = self.hidden_size
-        self.attention = keras.layers.MultiHeadAttention(self.num_heads, c // self.num_heads, name="attention")
+        self.attention = keras.layers.MultiHeadAttention(self.num_heads, c // self.num_heads, name="attention", dtype=self.dtype_policy)
         self.attention.build(input_shape, input_shape)
-        self.norm1 = keras.layers.LayerNormalization(epsilon=1e-6, name="norm1")
+        self.norm1 = keras.layers.LayerNormalization(epsilon=1e-6, name="norm1", dtype=self.dtype_policy)
         self.norm1.build(input_shape)
-        self.norm2 = keras.layers.LayerNormalization(epsilon=1e-6, name="norm2")
+        self.norm2 = keras.layers.LayerNormalization(epsilon=1e-6, name="norm2", dtype=self.dtype_policy)
         self.norm2.build(input_shape)
-        self.ffn1 = initializers.dense(4 * c, c, name="ffn1", activation="gelu")
+        self.ffn1 = initializers.dense(4 * c, c, name="ffn1", activation="gelu", dtype=self.dtype_policy)
         self.ffn1.build(input_shape)
-        self.ffn2 = initializers.dense(c, 4 * c, name="ffn2")
+        self.ffn2 = initializers.dense(c, 4 * c, name="ffn2", dtype=self.dtype_policy)
         self.ffn2.build(tuple(input_shape[:-1]) + (4 * c,))
-        self.drop = keras.layers.Dropout(self.dropout)
+        self.drop = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
 
     def call(self, x, mask=None, training=None):
         attention_mask = None

@@ -127,8 +127,12 @@ def divide_by_norm(x, norm) -> tf.Tensor:
     Args:
         x: float tensor (..., D).
         norm: x's norms with the reduced axis kept, broadcastable to x, e.g. (..., 1).
+
+    Half-precision x is divided in float32 (in float16 the 1e-12 floor underflows to 0).
     """
     x = tf.convert_to_tensor(x)
+    if x.dtype in (tf.float16, tf.bfloat16):
+        return tf.cast(divide_by_norm(tf.cast(x, tf.float32), norm), x.dtype)
     return x / tf.maximum(tf.cast(norm, x.dtype), tf.constant(1e-12, x.dtype))
 
 
@@ -143,6 +147,11 @@ def l2_normalize(x, axis: int = -1, *, numpy_order: bool = True) -> tf.Tensor:
             (the model's hidden features, where no stored data is to be reproduced).
 
     Returns:
-        A tensor of x's shape and dtype; an all-zero vector stays zero.
+        A tensor of x's shape and dtype; an all-zero vector stays zero. Half-precision input
+        is normalised in float32: in float16 the 1e-12 floor underflows to 0 (0/0 on all-zero
+        vectors) and squares above 65504 overflow.
     """
+    x = tf.convert_to_tensor(x)
+    if x.dtype in (tf.float16, tf.bfloat16):
+        return tf.cast(l2_normalize(tf.cast(x, tf.float32), axis, numpy_order=numpy_order), x.dtype)
     return divide_by_norm(x, l2_norm(x, axis, numpy_order=numpy_order))

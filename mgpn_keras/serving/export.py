@@ -7,6 +7,11 @@ The last folder of --out is the model version, an integer, as TensorFlow Serving
 SavedModel's signatures are described in `mgpn_keras.serving.module`; `mgpn_export.json`
 beside `saved_model.pb` records the preset, top-k, NMS threshold, geometry and sources.
 
+The model is exported in the inference layout (`eval.layout`, "auto" by default: the one
+measured faster for the preset's geometry; `mgpn_keras.layout`), with the dense model's
+answers, and in float32 unless `--precision mixed_bfloat16` (or `mixed_float16`) is asked
+for; `mgpn_export.json` records both ("layout", "precision").
+
 The SavedModel is written under a hidden temporary name and renamed when complete, so a
 server watching the base path never loads a half-written version.
 """
@@ -16,14 +21,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
 EXPORT_FORMAT = "mgpn_keras.export/1"
 EXPORT_INFO_NAME = "mgpn_export.json"
 SIGNATURES = ("serving_default", "score_map")
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 
 
 def check_version_folder(out_dir: str | os.PathLike, overwrite: bool = False) -> Path:
@@ -46,11 +50,16 @@ def export_saved_model(model, cfg, vocabulary, vectors, out_dir: str | os.PathLi
                        top_k: int | None = None, nms_threshold: float | None = None,
                        window_seconds: float | None = None,
                        window_overlap_seconds: float | None = None,
-                       source: dict | None = None, overwrite: bool = False) -> Path:
+                       source: dict | None = None, overwrite: bool = False,
+                       layout: str | None = None, precision: str | None = None) -> Path:
     """Write the serving SavedModel of a model and its data set's vocabulary.
 
+    The graph runs the model in `layout` and `precision`: when `model` has another layout
+    or dtype policy, a twin with a copy of its weights is exported
+    (`mgpn_keras.model.inference_twin`); `model` itself is left as it was.
+
     Args:
-        model: `build_mgpn(cfg)` with trained weights.
+        model: `build_mgpn(cfg)` with trained weights (any layout).
         cfg: its Config.
         vocabulary: the manifest's words by id ("<pad>", "<unk>", words...).
         vectors: the manifest's (V, word_dim) float32 word vectors.
@@ -62,6 +71,10 @@ def export_saved_model(model, cfg, vocabulary, vectors, out_dir: str | os.PathLi
             recorded in `mgpn_export.json` as `window_seconds` / `window_stride_seconds`.
         source: facts about where the model came from, recorded in `mgpn_export.json`.
         overwrite: replace a non-empty `out_dir`.
+        layout: the 2D stage's layout, "auto", "dense" or "valid_cells" (default
+            `cfg.eval.layout`).
+        precision: the dtype policy of the exported layers, one of `PRECISIONS` (default: the
+            model's own); the scores stay float32.
 
     Returns:
         The version folder, holding `saved_model.pb`, `variables/` and `mgpn_export.json`.
@@ -69,16 +82,25 @@ def export_saved_model(model, cfg, vocabulary, vectors, out_dir: str | os.PathLi
     import tensorflow as tf
 
     import mgpn_keras
+    from mgpn_keras.atomic import atomic_path
+    from mgpn_keras.layout import resolve_layout
+    from mgpn_keras.model import inference_twin, model_layout, model_precision
     from mgpn_keras.serving.module import INPUT_SIGNATURE, OUTPUT_NAMES, MomentRetrievalModule
     from mgpn_keras.serving.portable import non_portable_parts, portable_tracing
 
+    if precision is not None and precision not in PRECISIONS:
+        raise ValueError(f"precision {precision!r}; expected one of {list(PRECISIONS)}")
+    layout = resolve_layout(cfg, cfg.eval.layout if layout is None else layout)
     out = check_version_folder(out_dir, overwrite)
+    model = inference_twin(model, cfg, layout, dtype=precision)
     info = {
         "format": EXPORT_FORMAT,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "mgpn_keras_version": mgpn_keras.__version__,
         "tensorflow_version": tf.__version__,
         "source": dict(source or {}),
+        "layout": model_layout(model),
+        "precision": model_precision(model),
     }
     module = MomentRetrievalModule(model, cfg, vocabulary, vectors, top_k=top_k,
                                    nms_threshold=nms_threshold, window_seconds=window_seconds,
@@ -98,12 +120,10 @@ def export_saved_model(model, cfg, vocabulary, vectors, out_dir: str | os.PathLi
                                       "shape": [-1, info["num_clips"], info["num_clips"]]}},
         },
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; a server may run as another user
-    try:
+    with atomic_path(out, directory=True) as tmp:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; a server may run as another user
         # Saving traces functions too: all of it happens without XLA and cuDNN.
         with portable_tracing(model):
             signatures = {"serving_default": module.serve.get_concrete_function(),
@@ -113,15 +133,7 @@ def export_saved_model(model, cfg, vocabulary, vectors, out_dir: str | os.PathLi
         if problems:
             raise RuntimeError(f"the exported graph would need XLA or cuDNN, which a stock "
                                f"tensorflow_model_server does not run: {problems[:5]}")
-        with open(tmp / EXPORT_INFO_NAME, "w", encoding="utf-8") as f:
-            json.dump(info, f, indent=2)
-            f.write("\n")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        (tmp / EXPORT_INFO_NAME).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     return out
 
 
@@ -143,7 +155,8 @@ def find_weights(run_dir: str | os.PathLike) -> Path:
 
 
 def load_run(run_dir: str | os.PathLike, weights: str | os.PathLike | None = None,
-             manifest: str | os.PathLike | None = None):
+             manifest: str | os.PathLike | None = None, *, layout: str | None = None,
+             precision: str = "float32"):
     """(model with weights, Config, Manifest or None, weights file) of a trained model: a run
     folder or a preset folder (`mgpn_keras.saving.resolve_model`).
 
@@ -152,12 +165,17 @@ def load_run(run_dir: str | os.PathLike, weights: str | os.PathLike | None = Non
             preset folder (its Manifest is None unless `manifest` is given).
         weights: a run folder's .weights.h5 file (default: its best, else its latest backup).
         manifest: the prepared data set's manifest (default: the one the run recorded).
+        layout: the 2D stage's layout (default: the run's `eval.layout`).
+        precision: the layers' dtype policy, one of `PRECISIONS` (default float32).
     """
     from mgpn_keras.saving import WEIGHTS_FILE, resolve_model
 
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision {precision!r}; expected one of {list(PRECISIONS)}")
     if not os.path.isdir(run_dir):
         raise FileNotFoundError(f"model folder {os.fspath(run_dir)!r} does not exist")
-    resolved = resolve_model(run_dir, weights=weights, manifest=manifest)
+    resolved = resolve_model(run_dir, weights=weights, manifest=manifest, layout=layout,
+                             precision=precision)
     weight_file = resolved.source.get("weights") or os.path.join(os.fspath(run_dir), WEIGHTS_FILE)
     return resolved.model, resolved.config, resolved.data, Path(weight_file)
 
@@ -166,7 +184,8 @@ def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike, *,
                weights: str | os.PathLike | None = None, manifest: str | os.PathLike | None = None,
                top_k: int | None = None, nms_threshold: float | None = None,
                window_seconds: float | None = None, window_overlap_seconds: float | None = None,
-               whole_videos: bool = False, overwrite: bool = False) -> Path:
+               whole_videos: bool = False, overwrite: bool = False, layout: str | None = None,
+               precision: str = "float32") -> Path:
     """Export a trained model: a training run folder or a preset folder (`save_to_preset`).
 
     Args:
@@ -182,6 +201,8 @@ def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike, *,
             folder without `manifest`, the config's window, else whole videos).
         whole_videos: no windows, every video retrieved whole.
         overwrite: replace a non-empty `out_dir`.
+        layout: the 2D stage's layout (default: the run's `eval.layout`, "auto").
+        precision: the exported layers' dtype policy, one of `PRECISIONS`.
     """
     from mgpn_keras.saving import resolve_model
     from mgpn_keras.serving.windowing import check_window, default_window
@@ -189,9 +210,12 @@ def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike, *,
     check_version_folder(out_dir, overwrite)  # fail before the slow part
     if window_seconds is not None:
         check_window(window_seconds, window_overlap_seconds)
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision {precision!r}; expected one of {list(PRECISIONS)}")
     if not os.path.isdir(run_dir):
         raise FileNotFoundError(f"model folder {os.fspath(run_dir)!r} does not exist")
-    resolved = resolve_model(run_dir, weights=weights, manifest=manifest)
+    resolved = resolve_model(run_dir, weights=weights, manifest=manifest, layout=layout,
+                             precision=precision)
     if resolved.vocabulary is None:
         raise FileNotFoundError(f"{os.fspath(run_dir)!r} names no data set (its vocabulary and word "
                                 "vectors go into the export); pass --manifest")
@@ -205,7 +229,7 @@ def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike, *,
     return export_saved_model(resolved.model, cfg, resolved.vocabulary, resolved.vectors, out_dir,
                               top_k=top_k, nms_threshold=nms_threshold, window_seconds=window_seconds,
                               window_overlap_seconds=window_overlap_seconds, source=resolved.source,
-                              overwrite=overwrite)
+                              overwrite=overwrite, layout=layout, precision=precision)
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -228,6 +252,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         "largest recall, 5)")
     parser.add_argument("--nms-threshold", type=float,
                         help="NMS threshold (default: the preset's eval.nms_threshold)")
+    parser.add_argument("--layout", choices=["auto", "dense", "valid_cells"],
+                        help="the 2D stage's layout in the graph (default: the run's eval.layout, "
+                        "'auto': the one measured faster for the preset; all give the same moments)")
+    parser.add_argument("--precision", choices=list(PRECISIONS), default="float32",
+                        help="dtype policy of the exported layers (default float32); "
+                        "mixed_bfloat16 is faster on CPUs with bfloat16 instructions, and its "
+                        "scores are float32 but not bit-equal (see docs/serving.md)")
     parser.add_argument("--window-seconds", type=float, metavar="S",
                         help="videos longer than S seconds are retrieved by overlapping windows "
                         "of S seconds in the graph (default: eval.window_seconds, else twice the "
@@ -250,14 +281,16 @@ def _main(args) -> int:
                          top_k=args.top_k, nms_threshold=args.nms_threshold,
                          window_seconds=args.window_seconds,
                          window_overlap_seconds=args.window_overlap_seconds,
-                         whole_videos=args.whole_videos, overwrite=args.overwrite)
+                         whole_videos=args.whole_videos, overwrite=args.overwrite,
+                         layout=args.layout, precision=args.precision)
     except (ValueError, FileNotFoundError, FileExistsError, DataError) as exc:
         raise SystemExit(f"mgpn export: {exc}") from None
     with open(out / EXPORT_INFO_NAME, encoding="utf-8") as f:
         info = json.load(f)
     print(f"exported {info['preset']} to {out}: top {info['top_k']} moments after NMS at "
           f"{info['nms_threshold']:g}, features of width {info['input_size']} averaged to "
-          f"{info['num_sample_clips']} clips, vocabulary of {info['vocabulary_size']} words")
+          f"{info['num_sample_clips']} clips, vocabulary of {info['vocabulary_size']} words; "
+          f"{info['layout']} layout, {info['precision']}")
     if info.get("window_seconds") is not None:
         print(f"videos longer than {info['window_seconds']:g} s are retrieved by windows of "
               f"that length every {info['window_stride_seconds']:g} s")

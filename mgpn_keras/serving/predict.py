@@ -4,6 +4,8 @@
         --query "person opens the door" [--plot out.png] [--gt 3.1 9.8]
     mgpn predict --export export/mgpn/1 --features charades_vgg_rgb.hdf5 --video-id 3MSZA \
         --duration 30.5 --query "person opens the door"
+    mgpn predict --export export/mgpn/1 --video 3MSZA.mp4 --spec charades_i3d \
+        --backbone i3d_savedmodel/ --query "person opens the door"
 
 It loads the export with `tf.saved_model.load` and calls its signatures, as a server would:
 the features are the raw (clips, width) array of the video; tokenisation, word vectors,
@@ -163,10 +165,18 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--export", "--model", dest="export", required=True, metavar="DIR",
                         help="the version folder, e.g. export/mgpn/1, or a model preset folder "
                              "or training run folder (its serving graph is built in memory)")
-    parser.add_argument("--features", required=True, help="the video's (clips, width) features: "
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--features", help="the video's (clips, width) features: "
                         "a .npy file, or an .hdf5 file / folder of .npy files with --video-id")
+    source.add_argument("--video", help="a video file: its features are extracted first with "
+                        "--spec and --backbone, as `mgpn extract` does, and its duration read")
     parser.add_argument("--video-id", help="the video's key in an .hdf5 file or .npy folder")
-    parser.add_argument("--duration", type=float, required=True, help="video length, seconds")
+    parser.add_argument("--duration", type=float, help="video length, seconds (required with "
+                        "--features; with --video, read from the file)")
+    parser.add_argument("--spec", help="with --video: the feature spec the model was trained "
+                        "on (a named spec or a .json/.yaml file, see `mgpn extract --help`)")
+    parser.add_argument("--backbone", help="with --video: the backbone those features came from "
+                        "(SavedModel folder, .keras file, kaggle:/tfhub: handle)")
     parser.add_argument("--query", action="append", required=True,
                         help="a sentence (repeat for several)")
     parser.add_argument("--gt", type=float, nargs=2, metavar=("START", "END"),
@@ -183,18 +193,18 @@ def _main(args) -> int:
     from mgpn_keras.datasets.errors import DataError
 
     try:
-        from mgpn_keras.serving.retriever import MomentRetriever
-
-        features = read_features(args.features, args.video_id)  # cheap checks first
-        if (Path(args.export) / "saved_model.pb").is_file():
-            export = MomentRetriever.from_export(args.export)
-        else:  # a preset or run folder: the serving graph, built in memory
-            export = MomentRetriever.from_run(args.export)
-        result = export.retrieve(features, args.duration, args.query,
-                                 with_score_map=bool(args.plot))
+        if args.video is not None:
+            export, features, args.duration, result = _predict_video(args)
+        else:
+            if args.duration is None:
+                raise ValueError("--duration is required with --features")
+            features = read_features(args.features, args.video_id)  # cheap checks first
+            export = _retriever(args.export)
+            result = export.retrieve(features, args.duration, args.query,
+                                     with_score_map=bool(args.plot))
     except tf.errors.InvalidArgumentError as exc:
         raise SystemExit(f"mgpn predict: {error_message(exc)}") from None
-    except (ValueError, FileNotFoundError, DataError) as exc:
+    except (ValueError, FileNotFoundError, DataError, ImportError) as exc:
         raise SystemExit(f"mgpn predict: {exc}") from None
     moments, maps = result if args.plot else (result, None)
     if args.json:
@@ -212,3 +222,29 @@ def _main(args) -> int:
                         windows=export.windows(len(features), args.duration))
         print(f"plot written to {args.plot}", file=sys.stderr if args.json else sys.stdout)
     return 0
+
+
+def _predict_video(args):
+    """--video: (retriever, features, duration, retrieve's result) via `mgpn_keras.extract`."""
+    from mgpn_keras.extract import predict_video
+
+    if not args.spec or not args.backbone:
+        raise ValueError("--video needs --spec and --backbone (the features the model was "
+                         "trained on)")
+    retriever = _retriever(args.export)
+    out = predict_video(retriever, args.video, args.query, args.spec, args.backbone,
+                        with_score_map=bool(args.plot))
+    if args.duration is not None and abs(args.duration - out.duration) > 0.5:
+        print(f"note: --duration {args.duration} s differs from the file's {out.duration:.2f} s; "
+              f"using the file's", file=sys.stderr)
+    result = (out.moments, out.score_maps) if args.plot else out.moments
+    return retriever, out.features, out.duration, result
+
+
+def _retriever(path):
+    """An export folder's retriever, or one built in memory from a preset or run folder."""
+    from mgpn_keras.serving.retriever import MomentRetriever
+
+    if (Path(path) / "saved_model.pb").is_file():
+        return MomentRetriever.from_export(path)
+    return MomentRetriever.from_run(path)

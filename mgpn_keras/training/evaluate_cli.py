@@ -7,13 +7,17 @@ import os
 
 
 def evaluate_run(run_dir: str, split: str = "test", weights: str = "best", verbose: bool = True,
-                 predictions_out: str | None = None, manifest: str | None = None) -> dict:
+                 predictions_out: str | None = None, manifest: str | None = None,
+                 layout: str | None = None) -> dict:
     """Evaluate a trained model's `split` with the reference protocol.
 
     `run_dir` is a training run folder (the numbers are merged into its results.json) or a
     preset folder (they are only returned; `manifest` names the data set, which a preset
-    folder does not record).
+    folder does not record). The model is built in `layout` (default: the config's
+    `eval.layout`, "auto"), which gives the dense model's answers, faster where the geometry
+    allows.
     """
+    from mgpn_keras.atomic import write_json
     from mgpn_keras.datasets import check_manifest, make_dataset
     from mgpn_keras.saving import resolve_model
     from mgpn_keras.training.evaluation import evaluate_model, ordered, write_results
@@ -21,7 +25,7 @@ def evaluate_run(run_dir: str, split: str = "test", weights: str = "best", verbo
 
     if not os.path.isdir(run_dir):
         raise FileNotFoundError(f"model folder {run_dir!r} does not exist")
-    resolved = resolve_model(run_dir, weights=weights, manifest=manifest)
+    resolved = resolve_model(run_dir, weights=weights, manifest=manifest, layout=layout)
     if resolved.manifest is None:
         raise FileNotFoundError(f"{run_dir!r} names no prepared data set to evaluate on; pass --shards")
     cfg = resolved.config
@@ -31,7 +35,8 @@ def evaluate_run(run_dir: str, split: str = "test", weights: str = "best", verbo
     if not data_set.counts.get(split):
         raise ValueError(f"split {split!r} is not in the prepared data; it has {sorted(data_set.counts)}")
     data = make_dataset(data_set, split, cfg.eval.batch_size, training=False, with_meta=True)
-    results, predictions = evaluate_model(resolved.model, data, cfg, progress=verbose, return_predictions=True)
+    results, predictions = evaluate_model(resolved.model, data, cfg, progress=verbose, return_predictions=True,
+                                           layout=layout)
     results = ordered(results, cfg)
     if resolved.kind == "run":
         paths = RunPaths(run_dir)
@@ -42,8 +47,7 @@ def evaluate_run(run_dir: str, split: str = "test", weights: str = "best", verbo
         existing[split] = results
         write_results(paths.results, existing)
     if predictions_out:
-        with open(predictions_out, "w", encoding="utf-8") as f:
-            json.dump(predictions, f)
+        write_json(predictions_out, predictions, indent=None)
     return results
 
 
@@ -63,6 +67,9 @@ def add_parser(subparsers) -> None:
                         help="'best' (best checkpoint), 'latest' (last backup) or a .weights.h5 path")
     parser.add_argument("--predictions", metavar="FILE.json",
                         help="also write every query's top moments to this JSON file")
+    parser.add_argument("--layout", choices=["auto", "dense", "valid_cells"],
+                        help="the 2D stage's layout (default: the run's eval.layout, 'auto': the "
+                        "one measured faster for the preset; all give the same answers)")
     window = parser.add_argument_group(
         "long videos", "--window evaluates by windowed retrieval (the serving graph's): videos "
         "longer than the window are cut into overlapping windows whose moments are merged. It "
@@ -96,7 +103,8 @@ def _run(args) -> int:
             if args.window_overlap is not None or args.data_dir or args.features:
                 raise ValueError("--window-overlap, --data-dir and --features need --window")
             results = evaluate_run(args.run_dir, args.split, args.weights,
-                                   predictions_out=args.predictions, manifest=manifest)
+                                   predictions_out=args.predictions, manifest=manifest,
+                                   layout=args.layout)
         else:
             from mgpn_keras.training.windowed_evaluation import evaluate_run_windowed
 

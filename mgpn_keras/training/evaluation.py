@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 import time
 
 import keras
 import tensorflow as tf
 
+from mgpn_keras.atomic import write_json
 from mgpn_keras.config import Config, metric_names
 
 
@@ -21,15 +21,21 @@ def inference_function(model: keras.Model):
 
 
 def evaluate_model(model: keras.Model, dataset, cfg: Config, *, progress: bool = False,
-                   return_predictions: bool = False):
+                   return_predictions: bool = False, layout: str | None = None):
     """Metrics of `model` on a `make_dataset(..., with_meta=True)` dataset.
+
+    The model runs in the inference layout `layout` (default `cfg.eval.layout`, see
+    `mgpn_keras.layout`): a model of another layout is evaluated through a twin holding a
+    copy of its weights (`mgpn_keras.model.inference_twin`), with the same answers.
 
     Returns:
         {"R1@0.3": ..., "R5@0.7": ..., "mIoU": ...} as fractions; with
         `return_predictions`, also a list of per-query dicts (index, video_id, top moments).
     """
     from mgpn_keras.metrics import MomentEvaluator, top_moments
+    from mgpn_keras.model import inference_twin
 
+    model = inference_twin(model, cfg, cfg.eval.layout if layout is None else layout)
     evaluator = MomentEvaluator.for_config(cfg)
     infer = inference_function(model)
     predictions = []
@@ -62,6 +68,9 @@ class EvaluationCallback(keras.callbacks.Callback):
     Adds `{prefix}{metric}` (e.g. `val_R1@0.5`) to the epoch logs, so that callbacks after
     it (TensorBoard, CSVLogger, keras-tuner's objective) see the metrics, writes them to
     TensorBoard under `log_dir/evaluation`, and prints the table.
+
+    The trained (dense) model is evaluated in `cfg.eval.layout`: a twin of that layout is
+    built once and takes the model's current weights every epoch.
     """
 
     def __init__(self, dataset_fn, cfg: Config, split: str, prefix: str = "val_",
@@ -74,12 +83,23 @@ class EvaluationCallback(keras.callbacks.Callback):
         self.verbose = verbose
         self.writer = tf.summary.create_file_writer(os.path.join(log_dir, "evaluation")) if log_dir else None
         self.last_results: dict | None = None
+        self._inference_model = None
+
+    def inference_model(self) -> keras.Model:
+        """The model in the inference layout, with the trained model's current weights."""
+        from mgpn_keras.model import copy_weights, inference_twin
+
+        if self._inference_model is None:
+            self._inference_model = inference_twin(self.model, self.cfg, self.cfg.eval.layout)
+        elif self._inference_model is not self.model:
+            copy_weights(self.model, self._inference_model)
+        return self._inference_model
 
     def on_epoch_end(self, epoch, logs=None):
         from mgpn_keras.metrics import format_table
 
         start = time.time()
-        results = evaluate_model(self.model, self.dataset_fn(), self.cfg)
+        results = evaluate_model(self.inference_model(), self.dataset_fn(), self.cfg)
         self.last_results = results
         if logs is not None:
             logs.update({f"{self.prefix}{k}": v for k, v in results.items()})
@@ -95,11 +115,7 @@ class EvaluationCallback(keras.callbacks.Callback):
 
 def write_results(path: str, results_by_split: dict[str, dict]) -> None:
     """results.json: {split: {"R1@0.3": ..., ..., "mIoU": ...}} with fractions."""
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(results_by_split, f, indent=2)
-        f.write("\n")
-    os.replace(tmp, path)
+    write_json(path, results_by_split, indent=2)
 
 
 def ordered(results: dict, cfg: Config) -> dict:
