@@ -1,15 +1,17 @@
-"""Shard size and `make_dataset` speed: shards of format 2 (source features, averaged in the
-tf.data map) against format 1 (features averaged to num_sample_clips at prepare time).
+"""Shard size and `make_dataset` speed of this tree against other git revisions, e.g. format 2
+(source features and their stored clip norms, averaged in the tf.data map) against format 1
+(features averaged to num_sample_clips at prepare time).
 
-    python benchmarks/shard_storage.py [--baseline-rev REV] [--rounds 3] [--scale 1.0]
+    python benchmarks/shard_storage.py [--baseline-rev REV ...] [--rounds 3]
 
 For the Charades-STA I3D `.npy` folder, TACoS HDF5 and ActivityNet HDF5 layouts
 (`tests/data_layouts.py`, real file layouts, clip counts of the real data sets: Charades I3D
 about 2 clips/s of 30 s videos, TACoS several hundred C3D clips, ActivityNet a few hundred), it
-prepares the same data with this tree and with the code at --baseline-rev (extracted with
+prepares the same data with this tree and with the code at each --baseline-rev (extracted with
 `git archive`, run in a subprocess), prints the source's and the shards' bytes, checks that the
-batches of `make_dataset` are bit-equal, and times full passes of the test split (evaluation
-order, and the training pipeline) for both, interleaved round by round in the same run. Each
+batches of `make_dataset` are bit-equal to the first revision's, and times full passes of the
+test split (evaluation order, and the training pipeline) for all, interleaved round by round in
+the same run. Each
 worker imports TensorFlow before its clock starts. The numbers are queries/s of the pipeline
 alone, on this machine as loaded as it is (the load average is printed).
 
@@ -69,8 +71,12 @@ def _serve() -> None:
     sys.path.insert(0, str(REPO / "tests"))
     import tensorflow as tf  # noqa: F401
 
+    import contextlib
+
     for line in sys.stdin:
-        reply = _work(argparse.Namespace(**json.loads(line)))
+        # stdout carries the replies; what the work prints (prepare's summary) goes to stderr.
+        with contextlib.redirect_stdout(sys.stderr):
+            reply = _work(argparse.Namespace(**json.loads(line)))
         print(json.dumps(reply), flush=True)
 
 
@@ -136,74 +142,83 @@ class Worker:
         self.process.wait()
 
 
+def _tree_at(rev: str, tmp: Path) -> Path:
+    """The mgpn_keras (and tests/data_layouts.py) of git revision `rev`, extracted under tmp."""
+    tree = tmp / f"rev-{rev}"
+    tree.mkdir()
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", rev, "mgpn_keras",
+                              "tests/data_layouts.py"], capture_output=True, check=True).stdout
+    archive_path = tmp / f"rev-{rev}.tar"
+    archive_path.write_bytes(archive)
+    with tarfile.open(archive_path) as tar:
+        tar.extractall(tree, filter="data")
+    return tree
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--baseline-rev", default="2e7f17b",
-                        help="git revision of the format-1 code (default: the last commit "
-                        "before format 2)")
+    parser.add_argument("--baseline-rev", action="append", metavar="REV",
+                        help="git revision to compare with this tree; repeat for several, the "
+                        "first is the reference of the bit-equality check (default: 2e7f17b, "
+                        "the last commit of format 1)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         return _serve()
+    revs = args.baseline_rev or ["2e7f17b"]
 
     sys.path.insert(0, str(REPO / "tests"))
     import numpy as np
     from data_layouts import write_layout
 
     tmp = Path(tempfile.mkdtemp(prefix="mgpn-shard-bench-"))
-    old_tree = tmp / "baseline"
-    old_tree.mkdir()
-    archive = subprocess.run(["git", "-C", str(REPO), "archive", args.baseline_rev,
-                              "mgpn_keras", "tests/data_layouts.py"], capture_output=True,
-                             check=True).stdout
-    archive_path = tmp / "baseline.tar"
-    archive_path.write_bytes(archive)
-    with tarfile.open(archive_path) as tar:
-        tar.extractall(old_tree, filter="data")
-    trees = {"format 1": Worker(old_tree), "format 2": Worker(REPO)}
+    trees = {rev: Worker(_tree_at(rev, tmp)) for rev in revs}
+    trees["this tree"] = Worker(REPO)
+    names = list(trees)
     print(f"load average at start: {os.getloadavg()[0]:.2f} ({os.cpu_count()} CPUs)")
     results = {}
     for layout, (lengths, width) in LAYOUTS.items():
         data = tmp / layout / "data"
         write_layout(data, layout, splits=("test",), width=width, lengths=tuple(lengths))
         _repeat_queries(data, layout)
-        row = {"queries_per_video": 3 * REPEAT_QUERIES.get(layout, 1), "source_bytes": _source_bytes(data), "videos": len(lengths),
-               "mean_clips": statistics.mean(lengths), "width": width}
-        for name, tree in trees.items():
-            out = tmp / layout / name.replace(" ", "")
-            row[name] = tree("prepare", out, layout=layout, data=str(data))
-            saved = tmp / layout / f"{name.replace(' ', '')}.npz"
-            tree("read_eval", out, save=str(saved))
-        with np.load(tmp / layout / "format1.npz") as a, np.load(tmp / layout / "format2.npz") as b:
-            row["bit_equal"] = sorted(a.files) == sorted(b.files) and all(
-                np.array_equal(a[k], b[k]) for k in a.files)
+        row = {"queries_per_video": 3 * REPEAT_QUERIES.get(layout, 1),
+               "source_bytes": _source_bytes(data), "videos": len(lengths),
+               "mean_clips": statistics.mean(lengths), "width": width, "trees": {}}
+        for k, (name, tree) in enumerate(trees.items()):
+            out = tmp / layout / f"tree{k}"
+            row["trees"][name] = tree("prepare", out, layout=layout, data=str(data))
+            tree("read_eval", out, save=str(tmp / layout / f"tree{k}.npz"))
+        with np.load(tmp / layout / "tree0.npz") as a:
+            for k, name in enumerate(names):
+                with np.load(tmp / layout / f"tree{k}.npz") as b:
+                    row["trees"][name]["bit_equal"] = sorted(a.files) == sorted(b.files) and all(
+                        np.array_equal(a[f], b[f]) for f in a.files)
         for mode in ("read_eval", "read_train"):
-            for name in trees:
-                row[name][mode] = []
+            for name in names:
+                row["trees"][name][mode] = []
             for _ in range(args.rounds):
-                for name, tree in trees.items():
-                    out = tmp / layout / name.replace(" ", "")
-                    r = tree(mode, out)
-                    row[name][mode].append(r["queries"] / r["seconds"])
+                for k, (name, tree) in enumerate(trees.items()):
+                    r = tree(mode, tmp / layout / f"tree{k}")
+                    row["trees"][name][mode].append(r["queries"] / r["seconds"])
         results[layout] = row
     for worker in trees.values():
         worker.close()
 
     print(f"load average at end: {os.getloadavg()[0]:.2f}")
-    print(f"{'layout':18s} {'videos':>6s} {'clips':>6s} {'source MB':>10s} {'fmt1 MB':>8s} "
-          f"{'fmt2 MB':>8s} {'fmt2/src':>8s} {'bit-equal':>9s}  queries/s eval fmt1 -> fmt2, "
-          f"train fmt1 -> fmt2 (median of {args.rounds}, interleaved)")
+    print(f"queries/s: median of {args.rounds} interleaved rounds; bit-equal: batches equal to "
+          f"{names[0]}'s")
+    print(f"{'layout':18s} {'tree':12s} {'videos':>6s} {'clips':>6s} {'source MB':>10s} "
+          f"{'shards MB':>10s} {'shards/src':>10s} {'bit-equal':>9s} {'eval q/s':>9s} "
+          f"{'train q/s':>9s}")
     for layout, row in results.items():
         src = row["source_bytes"]
-        f1, f2 = row["format 1"], row["format 2"]
-        med = {k: {m: statistics.median(v[m]) for m in ("read_eval", "read_train")}
-               for k, v in (("1", f1), ("2", f2))}
-        print(f"{layout:18s} {row['videos']:6d} {row['mean_clips']:6.0f} {src / 1e6:10.1f} "
-              f"{f1['shard_bytes'] / 1e6:8.1f} {f2['shard_bytes'] / 1e6:8.1f} "
-              f"{f2['shard_bytes'] / src:8.3f} {str(row['bit_equal']):>9s}  "
-              f"{med['1']['read_eval']:7.0f} -> {med['2']['read_eval']:7.0f}, "
-              f"{med['1']['read_train']:7.0f} -> {med['2']['read_train']:7.0f}")
+        for name, r in row["trees"].items():
+            print(f"{layout:18s} {name:12s} {row['videos']:6d} {row['mean_clips']:6.0f} "
+                  f"{src / 1e6:10.1f} {r['shard_bytes'] / 1e6:10.1f} "
+                  f"{r['shard_bytes'] / src:10.3f} {str(r['bit_equal']):>9s} "
+                  f"{statistics.median(r['read_eval']):9.0f} "
+                  f"{statistics.median(r['read_train']):9.0f}")
     print(json.dumps(results))
 
 

@@ -147,7 +147,7 @@ def prepare(cfg: Config, data_dir: str | os.PathLike, out_dir: str | os.PathLike
         # values (model size, training) may change between runs: the shards are kept and the
         # manifest records the latest config.
         settings = {
-            "format": manifest_lib.FORMAT, "dataset": dataset,
+            "format": manifest_lib.FORMAT, "record": manifest_lib.RECORD_LAYOUT, "dataset": dataset,
             "feature_name": cfg.data.feature_name, "normalize": cfg.data.normalize,
             "input_size": cfg.model.input_size, "num_sample_clips": cfg.model.num_sample_clips,
             "word_dim": cfg.model.word_dim, "splits": list(splits), "shard_size": shard_size,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from mgpn_keras.protocol.l2_normalize import l2_normalize
+from mgpn_keras.protocol.l2_normalize import divide_by_norm, l2_normalize
 
 
 def sample_indices(num_clips, num_sample_clips: int) -> tf.Tensor:
@@ -64,10 +64,15 @@ def average_to_fixed_length(features, num_sample_clips: int) -> tf.Tensor:
     return total / tf.cast(lengths, features.dtype)[None, :, None]  # (B, S, D)
 
 
-def model_clips(features, num_sample_clips: int, normalize: bool) -> tf.Tensor:
+def model_clips(features, num_sample_clips: int, normalize: bool, clip_norms=None) -> tf.Tensor:
     """Raw clip features (batch, clips, width), any float dtype -> the model's (batch, S, width)
-    float32 input: cast, per-clip L2 normalisation when `normalize`, averaging to S clips."""
+    float32 input: cast, per-clip L2 normalisation when `normalize`, averaging to S clips.
+
+    `clip_norms` (batch, clips, 1) float32, when given, are the clips' `l2_norm`s (as shards
+    store them); normalisation then only divides, with the same bits as computing them here.
+    """
     features = tf.cast(features, tf.float32)
     if normalize:
-        features = l2_normalize(features, axis=-1)
+        features = (l2_normalize(features, axis=-1) if clip_norms is None
+                    else divide_by_norm(features, clip_norms))
     return average_to_fixed_length(features, num_sample_clips)

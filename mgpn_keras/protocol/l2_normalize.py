@@ -95,6 +95,47 @@ def pairwise_sum(x: tf.Tensor) -> tf.Tensor:
     return combine(0, int(length))
 
 
+def l2_norm(x, axis: int = -1, *, numpy_order: bool = True) -> tf.Tensor:
+    """`||x||_2` along `axis`, kept as a length-1 axis: (..., D) -> (..., 1) for axis -1.
+
+    Args:
+        x: float tensor, e.g. video features (clips, width) or (batch, clips, width).
+        axis: the axis reduced.
+        numpy_order: add the squares in NumPy's pairwise order (bit-equal to NumPy, needs a
+            static axis length); False uses `tf.reduce_sum`, whose order is TensorFlow's.
+
+    `mgpn prepare` stores each clip's norm from this function, so the `tf.data` map only
+    divides (`divide_by_norm`) and the result has the bits of `l2_normalize`.
+    """
+    x = tf.convert_to_tensor(x)
+    square = tf.square(x)
+    if numpy_order and x.shape[axis] is not None:
+        moved = axis % x.shape.rank != x.shape.rank - 1
+        if moved:
+            square = tf.experimental.numpy.moveaxis(square, axis, -1)
+        total = pairwise_sum(square)[..., None]
+        if moved:
+            total = tf.experimental.numpy.moveaxis(total, -1, axis)
+    else:
+        total = tf.reduce_sum(square, axis=axis, keepdims=True)
+    return tf.sqrt(total)
+
+
+def divide_by_norm(x, norm) -> tf.Tensor:
+    """`x / max(norm, 1e-12)`: normalisation by a norm from `l2_norm` (computed or stored).
+
+    Args:
+        x: float tensor (..., D).
+        norm: x's norms with the reduced axis kept, broadcastable to x, e.g. (..., 1).
+
+    Half-precision x is divided in float32 (in float16 the 1e-12 floor underflows to 0).
+    """
+    x = tf.convert_to_tensor(x)
+    if x.dtype in (tf.float16, tf.bfloat16):
+        return tf.cast(divide_by_norm(tf.cast(x, tf.float32), norm), x.dtype)
+    return x / tf.maximum(tf.cast(norm, x.dtype), tf.constant(1e-12, x.dtype))
+
+
 def l2_normalize(x, axis: int = -1, *, numpy_order: bool = True) -> tf.Tensor:
     """`x / max(||x||_2, 1e-12)` along `axis` (torch.nn.functional.normalize, eps 1e-12).
 
@@ -113,14 +154,4 @@ def l2_normalize(x, axis: int = -1, *, numpy_order: bool = True) -> tf.Tensor:
     x = tf.convert_to_tensor(x)
     if x.dtype in (tf.float16, tf.bfloat16):
         return tf.cast(l2_normalize(tf.cast(x, tf.float32), axis, numpy_order=numpy_order), x.dtype)
-    square = tf.square(x)
-    if numpy_order and x.shape[axis] is not None:
-        moved = axis % x.shape.rank != x.shape.rank - 1
-        if moved:
-            square = tf.experimental.numpy.moveaxis(square, axis, -1)
-        total = pairwise_sum(square)[..., None]
-        if moved:
-            total = tf.experimental.numpy.moveaxis(total, -1, axis)
-    else:
-        total = tf.reduce_sum(square, axis=axis, keepdims=True)
-    return x / tf.maximum(tf.sqrt(total), tf.constant(1e-12, x.dtype))
+    return divide_by_norm(x, l2_norm(x, axis, numpy_order=numpy_order))
