@@ -40,3 +40,16 @@ def load_fixture_io(name):
     path = require_fixtures() / f"{name}_io.npz"
     with np.load(path, allow_pickle=False) as data:
         return {key: data[key] for key in data.files}
+
+
+def randomise_batch_norm(norms, rng):
+    """Random gains, biases and moving statistics for BatchNorm layers `norms`, so that in
+    inference they are not the identity (and a layout that mishandles them can fail a test)."""
+    import numpy as np
+
+    for norm in norms:
+        shape = norm.moving_mean.shape
+        norm.gamma.assign(rng.normal(1.0, 0.3, shape).astype(np.float32))
+        norm.beta.assign(rng.normal(0.0, 0.3, shape).astype(np.float32))
+        norm.moving_mean.assign(rng.normal(0.0, 0.3, shape).astype(np.float32))
+        norm.moving_variance.assign(rng.uniform(0.5, 1.5, shape).astype(np.float32))

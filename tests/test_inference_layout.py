@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import tiny_config
+from conftest import randomise_batch_norm, tiny_config
 
 GEOMETRIES = ("charades_i3d", "charades_vgg", "activitynet", "tacos")
 SMALL = dict(hidden_size=32, groups=8, input_size=16, word_dim=12)
@@ -28,13 +28,7 @@ def _live_model(cfg, seed):
 
     keras.utils.set_random_seed(seed)
     model = build_mgpn(cfg)
-    rng = np.random.default_rng(seed)
-    for norm in model.get_layer("comparison").norms:
-        shape = norm.moving_mean.shape
-        norm.gamma.assign(rng.normal(1.0, 0.3, shape).astype(np.float32))
-        norm.beta.assign(rng.normal(0.0, 0.3, shape).astype(np.float32))
-        norm.moving_mean.assign(rng.normal(0.0, 0.3, shape).astype(np.float32))
-        norm.moving_variance.assign(rng.uniform(0.5, 1.5, shape).astype(np.float32))
+    randomise_batch_norm(model.get_layer("comparison").norms, np.random.default_rng(seed))
     x = _features(cfg, 4, seed)
     valid = np.asarray(model(x, training=False))[:, valid_cell_mask(cfg) > 0]
     scale = 1.5 / valid.std()

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import require_fixtures, tiny_config
+from conftest import randomise_batch_norm, require_fixtures, tiny_config
 
 # Every preset's map geometry, at small widths so that the dense twin stays fast.
 GEOMETRIES = {
@@ -20,13 +20,7 @@ SMALL = dict(hidden_size=32, groups=8, input_size=16, word_dim=12)
 
 def _randomise_batch_norm(model, seed):
     """Random gains, biases and moving statistics, so BatchNorm is not the identity."""
-    rng = np.random.default_rng(seed)
-    for norm in model.get_layer("comparison").norms:
-        shape = norm.moving_mean.shape
-        norm.gamma.assign(rng.normal(1.0, 0.3, shape).astype(np.float32))
-        norm.beta.assign(rng.normal(0.0, 0.3, shape).astype(np.float32))
-        norm.moving_mean.assign(rng.normal(0.0, 0.3, shape).astype(np.float32))
-        norm.moving_variance.assign(rng.uniform(0.5, 1.5, shape).astype(np.float32))
+    randomise_batch_norm(model.get_layer("comparison").norms, np.random.default_rng(seed))
 
 
 def _inputs(m, batch=2, tokens=6, seed=0):
@@ -76,12 +70,7 @@ def test_comparison_layers_equal_dense_at_valid_cells(name):
     dense_inputs = [np.asarray(scatter_to_map(t, n, scales)) for t in sparse_inputs]
     dense = GroupConvComparison(c, n, scales, groups=4, kernel_size=7)
     dense(dense_inputs)
-    for norm in dense.norms:  # BatchNorm that is not the identity
-        shape = norm.moving_mean.shape
-        norm.gamma.assign(rng.normal(1.0, 0.3, shape).astype(np.float32))
-        norm.beta.assign(rng.normal(0.0, 0.3, shape).astype(np.float32))
-        norm.moving_mean.assign(rng.normal(0.0, 0.3, shape).astype(np.float32))
-        norm.moving_variance.assign(rng.uniform(0.5, 1.5, shape).astype(np.float32))
+    randomise_batch_norm(dense.norms, rng)  # BatchNorm that is not the identity
     dense_out = np.asarray(dense(dense_inputs, training=False))  # (2, N, N, C)
     expected = np.asarray(gather_valid(dense_out, n, scales))  # (2, V, C)
     assert np.abs(expected).max() > 0.1  # a live signal, not all zeros

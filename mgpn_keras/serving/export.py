@@ -153,6 +153,18 @@ def find_weights(run_dir: str | os.PathLike) -> Path:
     return Path(run_weights(RunPaths(os.fspath(run_dir))))
 
 
+def _resolve(run_dir, weights, manifest, layout, precision):
+    """`saving.resolve_model` after the checks that name a bad argument."""
+    from mgpn_keras.saving import resolve_model
+
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision {precision!r}; expected one of {list(PRECISIONS)}")
+    if not os.path.isdir(run_dir):
+        raise FileNotFoundError(f"model folder {os.fspath(run_dir)!r} does not exist")
+    return resolve_model(run_dir, weights=weights, manifest=manifest, layout=layout,
+                         precision=precision)
+
+
 def load_run(run_dir: str | os.PathLike, weights: str | os.PathLike | None = None,
              manifest: str | os.PathLike | None = None, *, layout: str | None = None,
              precision: str = "float32"):
@@ -167,14 +179,9 @@ def load_run(run_dir: str | os.PathLike, weights: str | os.PathLike | None = Non
         layout: the 2D stage's layout (default: the run's `eval.layout`).
         precision: the layers' dtype policy, one of `PRECISIONS` (default float32).
     """
-    from mgpn_keras.saving import WEIGHTS_FILE, resolve_model
+    from mgpn_keras.saving import WEIGHTS_FILE
 
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision {precision!r}; expected one of {list(PRECISIONS)}")
-    if not os.path.isdir(run_dir):
-        raise FileNotFoundError(f"model folder {os.fspath(run_dir)!r} does not exist")
-    resolved = resolve_model(run_dir, weights=weights, manifest=manifest, layout=layout,
-                             precision=precision)
+    resolved = _resolve(run_dir, weights, manifest, layout, precision)
     weight_file = resolved.source.get("weights") or os.path.join(os.fspath(run_dir), WEIGHTS_FILE)
     return resolved.model, resolved.config, resolved.data, Path(weight_file)
 
@@ -203,18 +210,12 @@ def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike, *,
         layout: the 2D stage's layout (default: the run's `eval.layout`, "auto").
         precision: the exported layers' dtype policy, one of `PRECISIONS`.
     """
-    from mgpn_keras.saving import resolve_model
     from mgpn_keras.serving.windowing import check_window, default_window
 
     check_version_folder(out_dir, overwrite)  # fail before the slow part
     if window_seconds is not None:
         check_window(window_seconds, window_overlap_seconds)
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision {precision!r}; expected one of {list(PRECISIONS)}")
-    if not os.path.isdir(run_dir):
-        raise FileNotFoundError(f"model folder {os.fspath(run_dir)!r} does not exist")
-    resolved = resolve_model(run_dir, weights=weights, manifest=manifest, layout=layout,
-                             precision=precision)
+    resolved = _resolve(run_dir, weights, manifest, layout, precision)
     if resolved.vocabulary is None:
         raise FileNotFoundError(f"{os.fspath(run_dir)!r} names no data set (its vocabulary and word "
                                 "vectors go into the export); pass --manifest")
