@@ -32,6 +32,48 @@ def _inputs(m, batch=2, tokens=6, seed=0):
     return {"word_vectors": words, "query_mask": mask, "clip_features": clips}
 
 
+def _dense_conv_relu_at_valid_cells(values, n, scales, kernel, shift):
+    import tensorflow as tf
+
+    from mgpn_keras.layers.moment_map import gather_valid, scatter_to_map
+
+    y = tf.nn.relu(tf.nn.conv2d(scatter_to_map(values, n, scales), kernel, 1, "SAME") + shift)
+    return np.asarray(gather_valid(y, n, scales))
+
+
+@pytest.mark.parametrize("kernel_size", [3, 7])
+def test_valid_cell_convolution_equals_dense_convolution(kernel_size):
+    """Two grouped convs + shift + ReLU at the valid cells (the first from the valid-cell list,
+    the second from the tile layout) against tf.nn.conv2d on the dense map, for rectangles of
+    1, 2 and 5 rows (5 divides no N here): band cells, both coarse strides, the map's edges."""
+    from mgpn_keras.geometry import valid_cells
+    from mgpn_keras.layers.valid_cell_convolution import (cells_from_tile_layout, valid_cell_conv_relu,
+                                                           valid_cell_plan, with_zero_row)
+
+    n, scales, groups = 24, [5, 3, 2], 2  # a band of 6 lengths, then strides 2 and 4
+    rng = np.random.default_rng(kernel_size)
+    start, end = valid_cells(n, scales)
+    cells, coarse_cells = len(start), int(np.sum(end - start > 5))
+    x = rng.normal(size=(3, cells, 4)).astype(np.float32)
+    kernels = [rng.normal(size=(kernel_size, kernel_size, 2, 6)).astype(np.float32),
+               rng.normal(size=(kernel_size, kernel_size, 3, 6)).astype(np.float32)]
+    shifts = [rng.normal(size=(6,)).astype(np.float32) for _ in kernels]
+    first_expected = _dense_conv_relu_at_valid_cells(x, n, scales, kernels[0], shifts[0])
+    second_expected = _dense_conv_relu_at_valid_cells(first_expected, n, scales, kernels[1], shifts[1])
+    assert (first_expected > 0).mean() > 0.3 and (second_expected > 0).mean() > 0.3
+    for rows in (1, 2, 5):
+        plan = valid_cell_plan(n, scales, kernel_size, rows)
+        assert sum(len(c.from_cells) for c in plan.coarse) == coarse_cells
+        assert all(len(c.taps) < kernel_size ** 2 for c in plan.coarse)  # only the taps they use
+        first = valid_cell_conv_relu(with_zero_row(x), kernels[0], shifts[0], plan, groups, from_cells=True)
+        assert np.all(np.asarray(first[:, -1]) == 0.0)  # the row that missing neighbours read
+        np.testing.assert_allclose(np.asarray(cells_from_tile_layout(first, plan)), first_expected,
+                                   atol=1e-4, rtol=1e-5)
+        second = valid_cell_conv_relu(first, kernels[1], shifts[1], plan, groups, from_cells=False)
+        np.testing.assert_allclose(np.asarray(cells_from_tile_layout(second, plan)), second_expected,
+                                   atol=1e-3, rtol=1e-5)
+
+
 def test_neighbour_table_matches_the_map():
     from mgpn_keras.geometry import valid_cells, valid_mask
     from mgpn_keras.layers.valid_cell_convolution import neighbour_table
@@ -74,9 +116,9 @@ def test_comparison_layers_equal_dense_at_valid_cells(name):
     dense_out = np.asarray(dense(dense_inputs, training=False))  # (2, N, N, C)
     expected = np.asarray(gather_valid(dense_out, n, scales))  # (2, V, C)
     assert np.abs(expected).max() > 0.1  # a live signal, not all zeros
-    for step in (1, 2):
+    for rows in (1, 3, 4):  # 3 divides no map's N: the last rectangle overhangs the map
         sparse = GroupConvComparison(c, n, scales, groups=4, kernel_size=7, layout="valid_cells",
-                                     groups_per_step=step)
+                                     tile_rows=rows)
         sparse(sparse_inputs)
         sparse.set_weights(dense.get_weights())
         sparse_out = np.asarray(sparse(sparse_inputs))

@@ -6,9 +6,9 @@ from keras import ops
 from mgpn_keras.layers import initializers
 from mgpn_keras.layers.group_conv2d import GroupConv2D
 from mgpn_keras.layers.masking import map_mask_constant
-from mgpn_keras.layers.valid_cell_convolution import (fold_batch_norm, from_group_major,
-                                                       gathered_conv_relu, neighbour_table,
-                                                       to_group_major)
+from mgpn_keras.layers.valid_cell_convolution import (DEFAULT_TILE_ROWS, cells_from_tile_layout,
+                                                       fold_batch_norm, valid_cell_conv_relu,
+                                                       valid_cell_plan, with_zero_row)
 from mgpn_keras.layout import check_layout
 
 
@@ -25,10 +25,11 @@ class GroupConvComparison(keras.layers.Layer):
     as in the reference (the mask is applied after BN and ReLU).
 
     In the "valid_cells" layout (inference only) the same weights are applied at the V
-    valid cells: BatchNorm on its moving statistics is folded into each convolution, and
-    each k x k grouped convolution is a gather of every valid cell's neighbours and one
-    matmul per group (`valid_cell_convolution`). Its outputs equal the dense layout's at the
-    valid cells; calling it with `training=True` raises.
+    valid cells: BatchNorm on its moving statistics is folded into each convolution; each
+    k x k grouped convolution runs the direct grouped kernel on rectangles that cover the
+    band of short moments, and a gather and matmul per group at the coarse cells
+    (`valid_cell_convolution`). Its outputs equal the dense layout's at the valid cells;
+    calling it with `training=True` raises.
 
     Args:
         hidden_size: C.
@@ -37,8 +38,10 @@ class GroupConvComparison(keras.layers.Layer):
         kernel_size: side of each convolution (7 in the reference).
         synchronized_batch_norm: all-reduce BatchNorm statistics across replicas.
         layout: "dense" or "valid_cells" (see `mgpn_keras.layout`).
-        groups_per_step: valid-cell layout: groups gathered and multiplied together (a
-            divisor of `groups`); trades memory for speed.
+        tile_rows: valid-cell layout: rows of band cells per rectangle
+            (`valid_cell_convolution.DEFAULT_TILE_ROWS`, measured fastest).
+        groups_per_step: deprecated and unused (the earlier valid-cell convolution's
+            setting); accepted so that saved configs load.
 
     Input: `[fused, boundary, content]`, `(batch, N, N, 2C / C / C)` dense or
         `(batch, V, 2C / C / C)` at the valid cells.
@@ -46,7 +49,8 @@ class GroupConvComparison(keras.layers.Layer):
     """
 
     def __init__(self, hidden_size, num_clips, num_scale_layers, groups=32, kernel_size=7,
-                 synchronized_batch_norm=False, layout="dense", groups_per_step=1, **kwargs):
+                 synchronized_batch_norm=False, layout="dense", tile_rows=DEFAULT_TILE_ROWS,
+                 groups_per_step=None, **kwargs):
         super().__init__(**kwargs)
         self.hidden_size = int(hidden_size)
         self.num_clips = int(num_clips)
@@ -55,13 +59,14 @@ class GroupConvComparison(keras.layers.Layer):
         self.kernel_size = int(kernel_size)
         self.synchronized_batch_norm = bool(synchronized_batch_norm)
         self.layout = check_layout(layout)
-        self.groups_per_step = int(groups_per_step)
-        if self.groups_per_step < 1 or self.groups % self.groups_per_step:
-            raise ValueError(f"GroupConvComparison {self.name}: groups_per_step = {groups_per_step} "
-                             f"must be a positive divisor of groups = {self.groups}")
+        self.tile_rows = int(tile_rows)
+        if self.tile_rows < 1:
+            raise ValueError(f"GroupConvComparison {self.name}: tile_rows = {tile_rows}; "
+                             "expected a positive number of rows")
         self._mask = map_mask_constant(self.num_clips, self.num_scale_layers)
         if self.layout == "valid_cells":
-            self._table = neighbour_table(self.num_clips, self.num_scale_layers, self.kernel_size)
+            self._plan = valid_cell_plan(self.num_clips, self.num_scale_layers, self.kernel_size,
+                                         self.tile_rows)
 
     def build(self, input_shape):
         # Weights are built for the dense map in both layouts: the same shapes and names.
@@ -100,11 +105,11 @@ class GroupConvComparison(keras.layers.Layer):
                              "layout of mgpn_keras.model.build_mgpn")
         fused, boundary, content = inputs  # (B, V, 2C / C / C): every cell valid, no mask
         z = ops.concatenate([fused, boundary, content], axis=-1)  # (B, V, 4C)
-        x = to_group_major(ops.relu(self.mix(z)) + fused, self.groups)  # (G, B, V + 1, 2C/G)
-        for conv, norm in zip(self.convs, self.norms):
-            kernel, shift = fold_batch_norm(conv, norm, self.groups, x.dtype)
-            x = gathered_conv_relu(x, kernel, shift, self._table, self.groups_per_step)
-        return from_group_major(x, self.hidden_size)  # (B, V, C)
+        x = with_zero_row(ops.relu(self.mix(z)) + fused)  # (B, V + 1, 2C)
+        for k, (conv, norm) in enumerate(zip(self.convs, self.norms)):
+            kernel, shift = fold_batch_norm(conv, norm, x.dtype)
+            x = valid_cell_conv_relu(x, kernel, shift, self._plan, self.groups, from_cells=k == 0)
+        return cells_from_tile_layout(x, self._plan)  # (B, V, C)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[0][:-1]) + (self.hidden_size,)
@@ -115,5 +120,5 @@ class GroupConvComparison(keras.layers.Layer):
                       num_scale_layers=self.num_scale_layers, groups=self.groups,
                       kernel_size=self.kernel_size,
                       synchronized_batch_norm=self.synchronized_batch_norm,
-                      layout=self.layout, groups_per_step=self.groups_per_step)
+                      layout=self.layout, tile_rows=self.tile_rows)
         return config
