@@ -6,27 +6,31 @@ model's weights load into either with no conversion. They differ in what the 2D 
 - "dense": `(batch, N, N, C)` maps, zero off the candidates. Training and parity use it:
   BatchNorm's batch statistics cover every cell, as in the reference.
 - "valid_cells": `(batch, V, C)` values at the V candidate cells
-  (`mgpn_keras.geometry.valid_cells` order). Inference only; every value the ranker reads
+  (`mgpn_keras.geometry.valid_cells` order; the convolutions' tables are
+  `mgpn_keras.valid_cell_plan`). Inference only; every value the ranker reads
   depends only on valid cells, so its outputs equal the dense layout's (to float rounding).
   Implemented for `model.comparison = "group_conv"` (and for no comparison module).
 
-"auto" picks, for inference, the layout measured faster for the preset's geometry.
+"auto" picks, for inference, the layout that does less work for the preset's geometry
+(`valid_cell_work`; the rule's measurements are beside `AUTO_MAX_WORK`).
 """
 
 from __future__ import annotations
 
 from mgpn_keras.geometry import valid_cells
+from mgpn_keras.valid_cell_plan import valid_cell_plan
 
 LAYOUTS = ("dense", "valid_cells")
 LAYOUT_SETTINGS = LAYOUTS + ("auto",)
 # Comparison modules that have a valid-cell layout.
 VALID_CELL_COMPARISONS = ("group_conv",)
-# "auto" takes the valid-cell layout when at most this fraction of the N x N cells are
-# candidates. Measured (docs/benchmarks.md, quiet 2-core CPU, batch 32, float32): at 15.5 %
-# (TACoS) the valid-cell layout ran 2.2x the dense one, at 27 % (ActivityNet) 1.5x, at
-# 41.8 % (Charades-STA I3D) 0.93x: there the gather + narrow matmul, about half oneDNN's
-# FLOP rate of a direct grouped convolution, no longer pays for the cells it skips.
-AUTO_MAX_VALID_FRACTION = 0.35
+# "auto" takes the valid-cell layout when its convolutions compute at most this fraction of
+# the dense layout's N x N cells (`valid_cell_work`). Measured (quiet 2-core CPU, batch 32,
+# float32, whole model): TACoS (work 0.15) ran 6.0x faster in the valid-cell layout, ActivityNet
+# (0.31) 3.1x, Charades-STA I3D (0.60) 1.5x; the 16-clip Charades-STA VGG map (1.19: four
+# rectangles of 4 x 19 cells cover 256) ran 0.88x. Both layouts run the same direct grouped
+# kernels, so the work ratio is the speed ratio, up to the valid-cell layout's gathers.
+AUTO_MAX_WORK = 1.0
 
 
 def _model_config(config):
@@ -48,6 +52,16 @@ def valid_cells_unsupported(config) -> str | None:
     return None
 
 
+def valid_cell_work(config) -> float:
+    """The valid-cell layout's convolution work over the dense layout's (0.60 for
+    Charades-STA I3D, 0.15 for TACoS); see `valid_cell_plan.ValidCellPlan.computed_cells`."""
+    m = _model_config(config)
+    if not m.use_choice_comparison:  # no convolution: per-cell work at the valid cells only
+        return valid_fraction(config)
+    plan = valid_cell_plan(m.num_clips, m.num_scale_layers, m.kernel_size)
+    return plan.computed_cells / float(m.num_clips ** 2)
+
+
 def resolve_layout(config, layout: str | None = None) -> str:
     """The concrete layout ("dense" or "valid_cells") for `layout` and a config.
 
@@ -55,15 +69,15 @@ def resolve_layout(config, layout: str | None = None) -> str:
         config: a Config or ModelConfig.
         layout: "dense", "valid_cells", "auto", or None for "dense" (training and parity).
 
-    "auto" is "valid_cells" when the model has one and at most `AUTO_MAX_VALID_FRACTION` of
-    the cells are candidates, else "dense" (also for comparison modules without a valid-cell
+    "auto" is "valid_cells" when the model has one and its work is at most `AUTO_MAX_WORK`
+    of the dense layout's (`valid_cell_work`), else "dense" (also for comparison modules without a valid-cell
     layout). An explicit "valid_cells" that the model lacks raises ValueError.
     """
     layout = "dense" if layout is None else layout
     if layout not in LAYOUT_SETTINGS:
         raise ValueError(f"layout {layout!r}; expected one of {list(LAYOUT_SETTINGS)}")
     if layout == "auto":
-        if valid_cells_unsupported(config) is None and valid_fraction(config) <= AUTO_MAX_VALID_FRACTION:
+        if valid_cells_unsupported(config) is None and valid_cell_work(config) <= AUTO_MAX_WORK:
             return "valid_cells"
         return "dense"
     if layout == "valid_cells":

@@ -48,7 +48,8 @@ def test_valid_cell_convolution_equals_dense_convolution(kernel_size):
     1, 2 and 5 rows (5 divides no N here): band cells, both coarse strides, the map's edges."""
     from mgpn_keras.geometry import valid_cells
     from mgpn_keras.layers.valid_cell_convolution import (cells_from_tile_layout, valid_cell_conv_relu,
-                                                           valid_cell_plan, with_zero_row)
+                                                           with_zero_row)
+    from mgpn_keras.valid_cell_plan import valid_cell_plan
 
     n, scales, groups = 24, [5, 3, 2], 2  # a band of 6 lengths, then strides 2 and 4
     rng = np.random.default_rng(kernel_size)
@@ -76,7 +77,7 @@ def test_valid_cell_convolution_equals_dense_convolution(kernel_size):
 
 def test_neighbour_table_matches_the_map():
     from mgpn_keras.geometry import valid_cells, valid_mask
-    from mgpn_keras.layers.valid_cell_convolution import neighbour_table
+    from mgpn_keras.valid_cell_plan import neighbour_table
 
     n, scales, k = 16, [5, 3], 3
     start, end = valid_cells(n, scales)
@@ -259,14 +260,18 @@ def test_other_comparisons_refuse_valid_cells_and_auto_falls_back_to_dense(compa
 
 def test_auto_layout_per_preset():
     from mgpn_keras.config import PRESET_NAMES, preset
-    from mgpn_keras.layout import resolve_layout, valid_fraction
+    from mgpn_keras.layout import resolve_layout, valid_cell_work, valid_fraction
 
     picks = {name: resolve_layout(preset(name), "auto") for name in PRESET_NAMES}
-    # Measured (docs/benchmarks.md): valid cells faster on TACoS and ActivityNet, not on
-    # Charades-STA's 42 % valid cells; the 16-clip maps are over half valid.
-    assert picks == {"charades_i3d": "dense", "charades_vgg": "dense", "tacos": "valid_cells",
+    # Measured (mgpn_keras/layout.py): valid cells faster on TACoS, ActivityNet and Charades-STA
+    # I3D; on the 16-clip maps four 4 x 19 rectangles cover more than the 256 cells.
+    assert picks == {"charades_i3d": "valid_cells", "charades_vgg": "dense", "tacos": "valid_cells",
                      "activitynet": "valid_cells", "synthetic": "dense"}
     assert abs(valid_fraction(preset("charades_i3d")) - 428 / 1024) < 1e-12
+    # Charades-STA I3D: 8 rectangles of 4 x 19 cells; its 36 coarse cells have 412 valid
+    # neighbours, and read at least those and fewer than all 36 x 49 taps.
+    coarse_work = valid_cell_work(preset("charades_i3d")) * 1024 - 8 * 76
+    assert 412 / 49 <= coarse_work < 36
     assert resolve_layout(preset("charades_i3d")) == "dense"  # None: training's layout
     with pytest.raises(ValueError, match="expected one of"):
         resolve_layout(preset("tacos"), "sparse")

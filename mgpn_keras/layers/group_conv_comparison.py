@@ -6,10 +6,10 @@ from keras import ops
 from mgpn_keras.layers import initializers
 from mgpn_keras.layers.group_conv2d import GroupConv2D
 from mgpn_keras.layers.masking import map_mask_constant
-from mgpn_keras.layers.valid_cell_convolution import (DEFAULT_TILE_ROWS, cells_from_tile_layout,
-                                                       fold_batch_norm, valid_cell_conv_relu,
-                                                       valid_cell_plan, with_zero_row)
+from mgpn_keras.layers.valid_cell_convolution import (cells_from_tile_layout, fold_batch_norm,
+                                                       valid_cell_conv_relu, with_zero_row)
 from mgpn_keras.layout import check_layout
+from mgpn_keras.valid_cell_plan import DEFAULT_TILE_ROWS, valid_cell_plan
 
 
 @keras.saving.register_keras_serializable(package="mgpn_keras")
@@ -39,7 +39,7 @@ class GroupConvComparison(keras.layers.Layer):
         synchronized_batch_norm: all-reduce BatchNorm statistics across replicas.
         layout: "dense" or "valid_cells" (see `mgpn_keras.layout`).
         tile_rows: valid-cell layout: rows of band cells per rectangle
-            (`valid_cell_convolution.DEFAULT_TILE_ROWS`, measured fastest).
+            (`valid_cell_plan.DEFAULT_TILE_ROWS`, measured fastest).
         groups_per_step: deprecated and unused (the earlier valid-cell convolution's
             setting); accepted so that saved configs load.
 
