@@ -58,9 +58,10 @@ def average_to_fixed_length(features, num_sample_clips: int) -> tf.Tensor:
         # x + 0 == x exactly, so windows shorter than `longest` are unchanged by the padding.
         return t + 1, total + tf.where(inside, row, tf.zeros_like(row))
 
-    batch, width = tf.shape(features)[0], tf.shape(features)[2]
-    total = tf.zeros(tf.stack([batch, num_sample_clips, width]), features.dtype)
-    _, total = tf.while_loop(lambda t, _: t < longest, add_row, (tf.constant(0), total))
+    # Every window holds its first row (lengths >= 1): start from those, as NumPy's sum does,
+    # and add the others (one pass less than adding them all to zeros).
+    first = tf.gather(features, starts, axis=1)  # (B, S, D)
+    _, total = tf.while_loop(lambda t, _: t < longest, add_row, (tf.constant(1), first))
     return total / tf.cast(lengths, features.dtype)[None, :, None]  # (B, S, D)
 
 
