@@ -66,10 +66,12 @@ def valid_cell_conv_relu(x, kernel, shift, plan: ValidCellPlan, groups: int, fro
     """
     c_in, c_out = int(x.shape[-1]), int(kernel.shape[-1])
     batch = tf.shape(x)[0]
-    index = plan.input_from_cells if from_cells else plan.input_from_tiles
-    images = tf.reshape(tf.gather(x, index, axis=1), (-1,) + plan.tile_input + (c_in,))
-    y = tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(images, kernel, strides=1, padding="VALID"), shift))
-    parts = [tf.reshape(y, (batch, plan.tile_cells, c_out))]
+    parts = []
+    for rectangles in plan.rectangles:  # (B, tiles * input cells, C_in) -> images -> outputs
+        index = rectangles.input_from_cells if from_cells else rectangles.input_from_tiles
+        images = tf.reshape(tf.gather(x, index, axis=1), (-1,) + rectangles.input + (c_in,))
+        y = tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(images, kernel, strides=1, padding="VALID"), shift))
+        parts.append(tf.reshape(y, (batch, rectangles.cells, c_out)))
     for cells in plan.coarse:
         table = cells.from_cells if from_cells else cells.from_tiles
         parts.append(tf.nn.relu(_coarse_conv(x, kernel, cells.taps, table, groups) + shift))
