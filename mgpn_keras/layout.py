@@ -26,10 +26,11 @@ LAYOUT_SETTINGS = LAYOUTS + ("auto",)
 VALID_CELL_COMPARISONS = ("group_conv",)
 # "auto" takes the valid-cell layout when its convolutions compute at most this fraction of
 # the dense layout's N x N cells (`valid_cell_work`). Measured (quiet 2-core CPU, batch 32,
-# float32, whole model, valid cells / dense queries/s, 2026-12-02): TACoS (work 0.15) 4.95x,
-# ActivityNet (0.30) 2.35x, Charades-STA I3D (0.56) 1.70x; the 16-clip Charades-STA VGG map
-# (1.0: four 4 x 16 rectangles cover its 256 cells) 0.97x. Both layouts run the same direct
-# grouped kernels, so the work ratio is the speed ratio, less the valid-cell layout's gathers.
+# float32, whole model, valid cells / dense queries/s, three runs of 2026-12-01/02,
+# docs/benchmarks.md): TACoS (work 0.15) 4.95x / 4.81x / 4.32x, ActivityNet (0.30) 2.35x /
+# 2.56x / 2.61x, Charades-STA I3D (0.56) 1.70x / 1.72x / 1.54x; the 16-clip Charades-STA VGG
+# map (1.0: four 4 x 16 rectangles cover its 256 cells) 0.97x. Both layouts run the same
+# direct grouped kernels, so the work ratio is the speed ratio, less the valid-cell gathers.
 AUTO_MAX_WORK = 0.8
 
 
