@@ -67,9 +67,9 @@ def _lookup(position: np.ndarray, i: np.ndarray, j: np.ndarray, missing: int) ->
 
 @dataclasses.dataclass(frozen=True)
 class CoarseCells:
-    """The coarse cells of one stride: which kernel taps they read, and from where.
+    """One class of coarse cells (lengths that read the same taps): which taps, and from where.
 
-    taps: `(t,)` the tap indices `a * k + b` valid for some cell of the stride.
+    taps: `(t,)` the tap indices `a * k + b` valid for some cell of the class.
     from_cells, from_tiles: `(cells, t)` positions of each cell's neighbours at those taps,
         in the valid-cell list + zero row, and in the tile layout.
     """
@@ -84,7 +84,7 @@ class Rectangles:
     """Band rectangles of one shape, run as one batch of images through the convolution.
 
     tiles: how many; output: `(rows, width)` cells each; input: `(rows + k - 1, width + k - 1)`
-    with the halo; offset: where their outputs start in the tile layout.
+    with the halo.
     input_from_cells, input_from_tiles: `(tiles * prod(input),)` positions of their input
         cells in the valid-cell list + zero row (the first convolution) and in the tile layout
         (the others).
@@ -93,7 +93,6 @@ class Rectangles:
     tiles: int
     output: tuple[int, int]
     input: tuple[int, int]
-    offset: int
     input_from_cells: np.ndarray
     input_from_tiles: np.ndarray
 
@@ -162,14 +161,15 @@ def valid_cell_plan(num_clips: int, num_scale_layers, kernel_size: int,
     # Positions in the tile layout: band cells in their rectangle, then the coarse cells.
     band = np.flatnonzero(length < band_width)
     in_tiles = np.full(v, -1, np.int64)
-    offset = 0
-    for r0, width in shapes:
+    offsets = np.cumsum([0] + [len(r0) * rows * width for r0, width in shapes])
+    for (r0, width), offset in zip(shapes, offsets):
         mine = band[np.isin(start[band] // rows * rows, r0)]
         tile = np.searchsorted(r0, start[mine] // rows * rows)
         top = r0[tile]
         in_tiles[mine] = offset + (tile * rows + start[mine] - top) * width + end[mine] - top
-        offset += len(r0) * rows * width
-    coarse_groups = _coarse_classes(n, scales, k, np.flatnonzero(length >= band_width))
+    offset = int(offsets[-1])
+    table = neighbour_table(n, scales, k)
+    coarse_groups = _coarse_classes(table, length, np.flatnonzero(length >= band_width))
     for group in coarse_groups:
         in_tiles[group] = offset + np.arange(len(group))
         offset += len(group)
@@ -180,43 +180,43 @@ def valid_cell_plan(num_clips: int, num_scale_layers, kernel_size: int,
     from_tiles = np.full((n, n), zero_row, np.int32)
     from_tiles[start, end] = in_tiles
 
-    rectangles, offset = [], 0
+    rectangles = []
     for r0, width in shapes:
         in_h, in_w = rows + k - 1, width + k - 1
         i = r0[:, None, None] - before + np.arange(in_h)[None, :, None]
         j = r0[:, None, None] - before + np.arange(in_w)[None, None, :]
         rectangles.append(Rectangles(
-            tiles=len(r0), output=(rows, width), input=(in_h, in_w), offset=offset,
+            tiles=len(r0), output=(rows, width), input=(in_h, in_w),
             input_from_cells=_lookup(from_cells, i, j, v).reshape(-1),
             input_from_tiles=_lookup(from_tiles, i, j, zero_row).reshape(-1)))
-        offset += len(r0) * rows * width
-    taps = np.arange(k * k)
+    # A class's neighbours in the tile layout: the same cells as in `table`, renumbered
+    # (the zero row for a missing one).
+    renumber = np.append(in_tiles, zero_row).astype(np.int32)
     coarse = []
     for group in coarse_groups:
-        ci = start[group][:, None] + taps // k - before
-        cj = end[group][:, None] + taps % k - before
-        by_cells = _lookup(from_cells, ci, cj, v)
+        by_cells = table[group]
         used = np.flatnonzero((by_cells != v).any(axis=0)).astype(np.int32)
-        coarse.append(CoarseCells(used, by_cells[:, used], _lookup(from_tiles, ci, cj, zero_row)[:, used]))
+        coarse.append(CoarseCells(used, by_cells[:, used], renumber[by_cells[:, used]]))
     return ValidCellPlan(kernel_size=k, tile_rows=rows, rectangles=tuple(rectangles),
                          coarse=tuple(coarse), cells_from_tiles=in_tiles.astype(np.int32))
 
 
-def _coarse_classes(num_clips: int, scales, kernel_size: int, coarse: np.ndarray) -> list[np.ndarray]:
+def _coarse_classes(table: np.ndarray, length: np.ndarray, coarse: np.ndarray) -> list[np.ndarray]:
     """The coarse cells in classes that read the same kernel taps.
 
     Cells of one length read the same taps but at the map's edges; the valid ones of a
     length are those valid for some of its cells. Lengths whose taps are the same share a
     class. On TACoS's 620 coarse cells that is 8 classes and 4857 taps read, against
     4788 valid neighbours (and 30380 for all 49 taps).
+
+    Args:
+        table: `neighbour_table(...)`, `(V, k * k)`; length: `(V,)` end - start of each cell;
+        coarse: the coarse cells' positions in the valid-cell list.
     """
-    start, end = valid_cells(num_clips, scales)
-    table = neighbour_table(num_clips, scales, kernel_size)
-    missing = len(start)
+    missing = len(table)
     by_taps: dict[tuple, list[np.ndarray]] = {}
-    length = end[coarse] - start[coarse]
-    for value in np.unique(length):
-        cells = coarse[length == value]
+    for value in np.unique(length[coarse]):
+        cells = coarse[length[coarse] == value]
         used = tuple(np.flatnonzero((table[cells] != missing).any(axis=0)))
         by_taps.setdefault(used, []).append(cells)
     return [np.concatenate(parts) for parts in by_taps.values()]
