@@ -5,6 +5,11 @@ import os
 # The package is written for the TensorFlow backend (tf.data, tf.distribute, SavedModel).
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# oneDNN's CPU kernels are the ones that run the choice comparison's grouped convolutions
+# (Sec. 3.7); TensorFlow leaves oneDNN off on CPUs without AVX512-VNNI unless asked. Only takes
+# effect when TensorFlow is imported after mgpn_keras; otherwise GroupConv2D falls back to one
+# convolution per group.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 if os.environ["KERAS_BACKEND"] != "tensorflow":
     raise ImportError(

@@ -5,6 +5,9 @@ from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# As `import mgpn_keras` does, before any test file imports TensorFlow: oneDNN's kernels run
+# grouped convolutions on CPU (test_group_conv_kernels checks the path taken without them).
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 import pytest  # noqa: E402
 

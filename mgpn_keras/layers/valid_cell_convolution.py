@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from mgpn_keras.layers.group_conv2d import grouped_conv2d
 from mgpn_keras.valid_cell_plan import ValidCellPlan
 
 # Coarse cells are convolved a few queries at a time, so that their gathered taps stay below
@@ -70,7 +71,7 @@ def valid_cell_conv_relu(x, kernel, shift, plan: ValidCellPlan, groups: int, fro
     for rectangles in plan.rectangles:  # (B, tiles * input cells, C_in) -> images -> outputs
         index = rectangles.input_from_cells if from_cells else rectangles.input_from_tiles
         images = tf.reshape(tf.gather(x, index, axis=1), (-1,) + rectangles.input + (c_in,))
-        y = tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(images, kernel, strides=1, padding="VALID"), shift))
+        y = tf.nn.relu(tf.nn.bias_add(grouped_conv2d(images, kernel, groups, "VALID"), shift))
         parts.append(tf.reshape(y, (batch, rectangles.cells, c_out)))
     for cells in plan.coarse:
         table = cells.from_cells if from_cells else cells.from_tiles

@@ -8,7 +8,9 @@ Two Keras choices make a traced graph depend on the machine it runs on:
   a `tf.function(jit_compile=True)` by Keras' TensorFlow backend. The stock
   `tensorflow_model_server` starts with XLA:CPU compilation disabled
   (`--xla_cpu_compilation_enabled` defaults to false), so such a graph fails on its first
-  request. TensorFlow's own Conv2D kernels run grouped convolutions on CPU and GPU.
+  request. TensorFlow's own Conv2D kernels run grouped convolutions on GPU, and on CPU only
+  where oneDNN is on (TensorFlow turns it off on CPUs without AVX512-VNNI), so `GroupConv2D`
+  and the valid-cell convolution trace as one convolution per group, which every build runs.
 
 `portable_tracing(model)` switches both off while a function is traced, and
 `non_portable_parts(graph_def)` lists what would still tie a graph to XLA or cuDNN.
@@ -38,8 +40,9 @@ def _plain_convolution(layer):
 
 @contextlib.contextmanager
 def portable_tracing(model):
-    """While active, the model's RNNs trace without cuDNN and its grouped convolutions
-    without XLA. The layers are restored afterwards."""
+    """While active, the model's RNNs trace without cuDNN, Keras' grouped convolutions
+    without XLA and every grouped convolution as one convolution per group. The layers are restored
+    afterwards."""
     import keras
 
     layers = list(model._flatten_layers(include_self=False, recursive=True))
@@ -47,13 +50,16 @@ def portable_tracing(model):
     convs = [layer for layer in layers
              if isinstance(layer, (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D))
              and getattr(layer, "groups", 1) > 1 and layer.data_format == "channels_last"]
+    from mgpn_keras.layers.group_conv2d import per_group_kernels
+
     saved = [layer.use_cudnn for layer in rnns]
     try:
         for layer in rnns:
             layer.use_cudnn = False
         for layer in convs:
             object.__setattr__(layer, "convolution_op", _plain_convolution(layer))
-        yield
+        with per_group_kernels():
+            yield
     finally:
         for layer, value in zip(rnns, saved):
             layer.use_cudnn = value
