@@ -1,4 +1,4 @@
-"""GPU checks and speed, one JSON (issue 11 item 6). Run it through `benchmarks/gpu.sh`.
+"""GPU checks and speed, one JSON. Run it through `benchmarks/gpu.sh`.
 
 On a machine with an NVIDIA GPU (at most ~8 minutes):
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# GPU checks and speed in one JSON (issue 11 item 6); at most ~8 minutes on an NVIDIA GPU.
+# GPU checks and speed in one JSON; at most ~8 minutes on an NVIDIA GPU.
 #
 #   bash benchmarks/gpu.sh [--output benchmarks/results/gpu.json]   # on a GPU machine
 #   bash benchmarks/gpu.sh --dry-run --output /tmp/gpu.json         # the same code on CPU, tiny sizes

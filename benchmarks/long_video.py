@@ -19,7 +19,7 @@ Usage:
     python benchmarks/long_video.py --run-dir /tmp/run [--output results.json]
     python benchmarks/long_video.py --run-dir /tmp/run --videos 60 --minutes 1 5   # quicker
 
-Target (issue 13): windowed R1@0.5 at k = 8 >= 0.8 x the model's R1@0.5 at k = 1.
+Target: windowed R1@0.5 at k = 8 >= 0.8 x the model's R1@0.5 at k = 1.
 """
 
 from __future__ import annotations

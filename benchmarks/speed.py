@@ -83,10 +83,10 @@ REFERENCE = {
               "parameters_with_unused_conv": 6_621_443, "parameters_used": 5_048_067},
 }
 PAPER_TABLE2 = {"tacos": "6.62M"}
-# Issue 7's inference targets: a multiple of the reference's queries/s.
+# Inference targets: our queries/s as a multiple of the reference's.
 TARGETS = {"charades_i3d": 2.0, "activitynet": 3.0, "tacos": 4.0}
 TACOS_TRAIN_MEMORY_GB = 8.0
-# Issue 11's targets, ours / reference measured in the same run.
+# Served-inference targets, ours / reference measured in the same run.
 SERVED_TARGETS = {"charades_i3d": 3.0, "activitynet": 4.0, "tacos": 8.0}
 TRAIN_STEP_TARGET = 2.0
 REFHARNESS = os.path.join(os.path.dirname(ROOT), "shared", "tools", "refharness")
@@ -221,7 +221,7 @@ def run_job(job: dict) -> dict:
                 from mgpn_keras.losses import ScaledIoUBCE
 
                 loss = ScaledIoUBCE(m.num_clips, m.num_scale_layers, cfg.loss.min_iou, cfg.loss.max_iou)
-            except ImportError:  # pragma: no cover - the loss module is another issue's
+            except ImportError:  # pragma: no cover - a checkout without the loss module
                 loss, loss_note = _masked_bce(cfg), "plain masked BCE (ScaledIoUBCE missing)"
             model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3, global_clipnorm=10.0),
                           loss=loss, jit_compile=job["xla"])
@@ -542,7 +542,7 @@ def run_reference(presets, args) -> dict:
 
 
 def side_by_side(results, reference: dict, smoke: bool) -> dict:
-    """Ours / reference, both measured in this run, against issue 11's targets."""
+    """Ours / reference, both measured in this run, against SERVED_TARGETS and TRAIN_STEP_TARGET."""
     rows = [r for r in results if "error" not in r]
     ref_rows = [r for r in reference.get("results", []) if "error" not in r and "per_s" in r]
     table = {}
@@ -727,7 +727,7 @@ def markdown(report) -> str:
                 targets.append(f"| {p} | trains at batch >= 8 within {TACOS_TRAIN_MEMORY_GB:g} GB | batch {t['batch']}, "
                                f"{t['peak_rss_gb']} GB | {'yes' if t['memory_met'] else 'no'} |")
     if targets:
-        lines += ["", "### Targets (issue 7)", "", "| preset | target | measured | met |", "|---|---|---|---|"]
+        lines += ["", "### Inference targets", "", "| preset | target | measured | met |", "|---|---|---|---|"]
         lines += targets
     return "\n".join(lines) + "\n" + side_by_side_markdown(report)
 

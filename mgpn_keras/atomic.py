@@ -3,7 +3,9 @@
 Every file the project writes (results, summaries, manifests, baselines, predictions, backups,
 shards, exports) goes through this module, so there is one naming scheme for the temporary
 files (`.<name>.tmp-<random><suffix>` beside the target, on the same file system, so that
-`os.replace` is an atomic rename) and one place that cleans them up on failure.
+`os.replace` is an atomic rename; `temporary_prefix` and `leftover_temporaries` name them for
+others) and one place that cleans them up on failure. Renaming a finished file (a backup's
+rotation) goes through `rename`.
 
 Example:
     write_text(run_dir / "summary.json", json.dumps(summary))
@@ -20,6 +22,23 @@ import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
+
+# Between the target's name and the random part of a temporary name: `.<name>.tmp-<random>`.
+TEMPORARY_MARK = ".tmp-"
+
+
+def temporary_prefix(path: str | os.PathLike) -> str:
+    """How every temporary name `atomic_path` makes for `path` starts: `.<name>.tmp-`.
+
+    `path`'s name may be a glob pattern ("*.npy"): the prefix is then one too.
+    """
+    return f".{Path(path).name}{TEMPORARY_MARK}"
+
+
+def leftover_temporaries(folder: str | os.PathLike, name: str = "*") -> list[Path]:
+    """The temporary files and folders that writers killed mid-write left in `folder`, for
+    targets whose name matches the glob `name` (a finished write leaves none)."""
+    return sorted(Path(folder).glob(temporary_prefix(name) + "*"))
 
 
 def _suffix(path: Path) -> str:
@@ -44,16 +63,21 @@ def atomic_path(path: str | os.PathLike, directory: bool = False) -> Iterator[Pa
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if directory:
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+        tmp = Path(tempfile.mkdtemp(prefix=temporary_prefix(path), dir=path.parent))
     else:
-        fd, name = tempfile.mkstemp(prefix=f".{path.name}.tmp-", suffix=_suffix(path), dir=path.parent)
+        fd, name = tempfile.mkstemp(prefix=temporary_prefix(path), suffix=_suffix(path), dir=path.parent)
         os.close(fd)
         tmp = Path(name)
     try:
+        # mkstemp and mkdtemp make them private (0600, 0700); give what open() and mkdir()
+        # give, so that another user (a model server) can read what is published.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, (0o777 if directory else 0o666) & ~umask)
         yield tmp
         if directory and path.exists():
             # os.replace cannot replace a non-empty folder: move the old one aside first.
-            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-", dir=path.parent))
+            old = Path(tempfile.mkdtemp(prefix=temporary_prefix(path), dir=path.parent))
             os.replace(path, old / path.name)
             os.replace(tmp, path)
             shutil.rmtree(old, ignore_errors=True)
@@ -73,6 +97,12 @@ def _fsync(path: Path) -> None:
     # A rename is only as durable as the data behind it: flush the file before publishing it.
     with open(path, "rb") as f:
         os.fsync(f.fileno())
+
+
+def rename(source: str | os.PathLike, target: str | os.PathLike) -> None:
+    """Give the finished file `source` the name `target` (replacing it) in one atomic step: a
+    reader finds the whole file under one name or the other. Both sit on one file system."""
+    os.replace(source, target)
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> None:

@@ -84,6 +84,6 @@ def examples() -> dict:
 
 # Layers that do not yet compute under a mixed dtype policy. Their check runs as a strict
 # xfail: a layer that starts passing fails the test until its name is removed here. Empty
-# since every layer passes its parent's dtype policy to its sublayers (issue 11).
+# since every layer passes its parent's dtype policy to its sublayers.
 DTYPE_POLICY_PENDING: dict[str, str] = {}
 

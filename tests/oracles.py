@@ -32,7 +32,8 @@ def average_to_fixed_length(features: np.ndarray, num_sample_clips: int) -> np.n
 
 
 def model_clips(raw: np.ndarray, num_sample_clips: int, normalize: bool) -> np.ndarray:
-    """What shards of format 1 stored for a video: (S, width) float32."""
+    """A video as the model sees it, in NumPy: per-clip L2 normalisation (when `normalize`),
+    then the reference's averaging to `num_sample_clips`: (S, width) float32."""
     features = np.asarray(raw, np.float32)
     if normalize:
         features = l2_normalize(features)

@@ -48,7 +48,7 @@ def test_records_hold_each_clips_norm_bit_equal_to_numpy(tmp_path, dtype):
 
 
 def test_the_pipeline_divides_by_the_stored_norms(tmp_path):
-    """Norms doubled in the record: the batches are exactly half of format 1's (dividing by a
+    """Norms doubled in the record: the batches are exactly half of the oracle's (dividing by a
     power of two is exact), so the map uses the stored norms and does not recompute them."""
     _, features, path = _prepare(tmp_path)
     for shard in path.parent.glob("*.tfrecord"):

@@ -69,7 +69,7 @@ def test_round_trip_in_each_layout(tmp_path, layout):
             assert meta["sentence"][b].numpy().decode() == sentence
             np.testing.assert_allclose(meta["times"][b], [start, end], rtol=1e-6)
             np.testing.assert_allclose(meta["duration"][b], duration, rtol=1e-6)
-            # Bit-equal to what shards of format 1 stored (NumPy, at prepare time).
+            # Bit-equal to normalising and averaging in NumPy (the oracle).
             clips = model_clips(written["features"][video], 16, True)
             np.testing.assert_array_equal(features["clip_features"][b], clips)
             tokens = tokenize([sentence])[0]
@@ -339,7 +339,7 @@ def test_cli_prepares_the_synthetic_benchmark_without_a_data_dir(tmp_path):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float16])
 def test_shards_hold_the_source_features_and_are_no_larger(tmp_path, dtype):
-    """Format 2: the source's clips in its dtype; the batches are what format 1 stored."""
+    """The source's clips in its dtype; the batches equal the NumPy oracle's."""
     data = tmp_path / "data"
     written = write_layout(data, "activitynet_npy", splits=("test",), width=500,
                            lengths=(40, 97, 260))

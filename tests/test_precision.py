@@ -67,8 +67,8 @@ def test_every_sublayer_takes_the_policy_and_logits_stay_float32(layout):
 
 
 def test_global_mixed_policy_reaches_every_sublayer_and_is_left_alone():
-    """The issue's report: under a global mixed_bfloat16 policy the ranker's inner Dense ran in
-    bfloat16 and the logits were bfloat16."""
+    """The failure this guards against: under a global mixed_bfloat16 policy the ranker's inner
+    Dense ran in bfloat16 and the logits were bfloat16."""
     import keras
 
     from mgpn_keras.model import build_mgpn
@@ -87,7 +87,7 @@ def test_global_mixed_policy_reaches_every_sublayer_and_is_left_alone():
 
 
 def test_bfloat16_keeps_as_many_distinct_logits_as_float32(layout="dense"):
-    """Charades-STA I3D at hidden size 64 (the issue's case: 18 distinct logits of 428)."""
+    """Charades-STA I3D at hidden size 64 (a bfloat16 ranker once gave 18 distinct logits of 428)."""
     import keras
 
     from mgpn_keras.config import preset

@@ -43,7 +43,7 @@ def test_l2_normalize_other_axis_and_zero_clips():
 
 @pytest.mark.parametrize("clips", [1, 31, 257])
 @pytest.mark.parametrize("dtype", [np.float32, np.float16])
-def test_model_clips_equal_what_format_1_shards_stored(clips, dtype):
+def test_model_clips_equal_the_numpy_oracle_bit_for_bit(clips, dtype):
     x = _features(clips, 500, clips, dtype)
     got = tf.data.Dataset.from_tensors(x).map(
         lambda v: clip_averaging.model_clips(v[None], 32, True)[0])

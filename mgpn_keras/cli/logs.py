@@ -53,6 +53,7 @@ def filtered_stderr() -> Iterator[None]:
     are copied to the real stderr when the block ends (also when it raises)."""
     sys.stderr.flush()
     saved = os.dup(2)
+    # not through atomic.py: a file without a name, gone when closed; nothing is published
     with tempfile.TemporaryFile() as captured:
         os.dup2(captured.fileno(), 2)
         try:

@@ -20,9 +20,9 @@ from mgpn_keras.datasets.errors import DataError
 # 2: records hold each video's features as the source does (own clip count, float16/float32);
 # normalisation and averaging moved into the tf.data map. 1: averaged float32 features.
 FORMAT = "mgpn_keras.shards/2"
-# Format 2's records also hold each clip's L2 norm (`examples.py`), added before format 2 was
-# released, so FORMAT stayed. In prepare's resume settings: a folder of shards written without
-# the norms is refused (prepare again with --overwrite) rather than resumed.
+# Records also hold each clip's L2 norm (`examples.py`); shards written before that carry the
+# same FORMAT, so prepare's resume settings record RECORD_LAYOUT too: a folder of shards
+# without the norms is refused (prepare again with --overwrite) rather than resumed.
 RECORD_LAYOUT = "video-with-clip-norms"
 MANIFEST_NAME = "manifest.json"
 _KEYS = ("preset", "feature_width", "num_sample_clips", "word_dim", "counts", "shards",

@@ -38,7 +38,7 @@ def make_dataset(manifest: Manifest | str | os.PathLike, split: str, batch_size:
         L the longest query in the batch; features["query_mask"] float32 (B, L), 1 for tokens;
         features["clip_features"] float32 (B, num_sample_clips, input_size): each video's stored
         clips, L2-normalised per clip (config.data.normalize) and averaged to num_sample_clips
-        in the map, by `mgpn_keras.protocol` (bit-equal to what shards of format 1 stored);
+        in the map, by `mgpn_keras.protocol` (bit-equal to the same steps in NumPy);
         iou_map float32 (B, N, N) (REFERENCE.md 5.7);
         meta["duration"] float32 (B,), meta["times"] float32 (B, 2) seconds,
         meta["video_id"], meta["sentence"] tf.string (B,), meta["index"] int64 (B,), the

@@ -155,7 +155,8 @@ def prepare(cfg: Config, data_dir: str | os.PathLike, out_dir: str | os.PathLike
         plan = {split: _plan_shards(split, v, shard_size) for split, v in kept.items()}
         finished = _claim_output(out_dir, settings, overwrite,
                                  [name for v in plan.values() for name, _ in v])
-        np.save(out_dir / VECTORS_NAME, matrix)
+        with atomic.atomic_path(out_dir / VECTORS_NAME) as tmp:
+            np.save(tmp, matrix)
 
         total = sum(len(v) for v in kept.values())
         bar = None

@@ -55,7 +55,8 @@ def predict_video(export, video: str | os.PathLike, queries: list[str],
     if not isinstance(backbone, Backbone):
         backbone = load_backbone(backbone)
     extracted = video_features(video, spec, backbone, batch_size=batch_size)
-    # Windowed when the video is longer than the retriever's window (issue 13).
+    # Windowed when the video is longer than the retriever's window: averaged to one map, a
+    # long video's cells would each span minutes.
     result = retriever.retrieve(extracted.features, extracted.duration, list(queries),
                                 with_score_map=with_score_map)
     moments, maps = result if with_score_map else (result, None)

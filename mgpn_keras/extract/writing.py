@@ -85,7 +85,7 @@ class FeatureWriter:
             with h5py.File(self.out, "r") as f:
                 self._packed = set(f.keys())
         self.parts.mkdir(parents=True, exist_ok=True)
-        for stale in self.parts.glob(".*.npy.tmp-*"):  # left by a run killed mid-write
+        for stale in atomic.leftover_temporaries(self.parts, "*.npy"):  # a run killed mid-write
             stale.unlink(missing_ok=True)
         atomic.write_json(self.info_path, self.info)
 

@@ -2,10 +2,15 @@
 
 The sum of squares is added in NumPy's pairwise order (numpy `pairwise_sum`: blocks of at most
 128 values, each summed with eight interleaved accumulators, halves split at a multiple of 8)
-when the axis has a static length. That order makes the result bit-equal to the NumPy
-normalisation `mgpn prepare` used to store (shards of format 1), so batches did not change when
-normalisation moved into the `tf.data` map. Square, sum, sqrt and divide are each IEEE-rounded
-float32 operations, so the result does not depend on the machine.
+when the axis has a static length. A video is normalised in two places that must agree to the
+bit: `mgpn prepare` stores each clip's norm (`l2_norm`) and the `tf.data` map divides by it
+(`divide_by_norm`), while the exported model and windowed evaluation normalise raw features in
+their graph (`l2_normalize`). With one fixed order both give the same features, so a served
+video is scored on exactly the features training and evaluation read from the shards;
+`tf.reduce_sum`'s order is the kernel's and may change with the device, the build or a graph
+rewrite. NumPy's order in particular, so that NumPy checks it bit for bit (the tests' oracle).
+Square, sum, sqrt and divide are each IEEE-rounded float32 operations, so the result does not
+depend on the machine.
 """
 
 from __future__ import annotations

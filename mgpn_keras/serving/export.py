@@ -120,9 +120,6 @@ def export_saved_model(model, cfg, vocabulary, vectors, out_dir: str | os.PathLi
         },
     }
     with atomic_path(out, directory=True) as tmp:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; a server may run as another user
         # Saving traces functions too: all of it happens without XLA and cuDNN.
         with portable_tracing(model):
             signatures = {"serving_default": module.serve.get_concrete_function(),

@@ -133,5 +133,6 @@ def _plot_windowed(plt, path, moments, duration, queries, windows, gt) -> None:
         line.grid(axis="x", alpha=0.3)
         line.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)

@@ -81,6 +81,7 @@ class EvaluationCallback(keras.callbacks.Callback):
         self.split = split
         self.prefix = prefix
         self.verbose = verbose
+        # not through atomic.py: an event log, appended to after every evaluation
         self.writer = tf.summary.create_file_writer(os.path.join(log_dir, "evaluation")) if log_dir else None
         self.last_results: dict | None = None
         self._inference_model = None

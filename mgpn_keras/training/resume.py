@@ -75,7 +75,7 @@ def save_backup(model: keras.Model, state: TrainingState, backup_dir: str) -> No
                       PREVIOUS_WEIGHTS + backup_files.CHECKSUM_SUFFIX),
                      (STATE_NAME, PREVIOUS_STATE_NAME)):
         if os.path.exists(join(new)):
-            os.replace(join(new), join(old))
+            atomic.rename(join(new), join(old))
     state.optimizer_steps = int(model.optimizer.iterations.numpy()) if model.optimizer else 0
     state.weights_sha256 = backup_files.save_weights(model, join(LATEST_WEIGHTS))
     atomic.write_json(join(STATE_NAME), dataclasses.asdict(state))
@@ -138,12 +138,12 @@ def _promote(backup_dir: str, state_path: str, weights: str) -> None:
     """Make the good backup the newest, so that the next rotation keeps it as `previous`."""
     latest = os.path.join(backup_dir, LATEST_WEIGHTS)
     if weights != latest:
-        os.replace(weights, latest)
+        atomic.rename(weights, latest)
         sidecar = weights + backup_files.CHECKSUM_SUFFIX
         if os.path.exists(sidecar):
-            os.replace(sidecar, latest + backup_files.CHECKSUM_SUFFIX)
+            atomic.rename(sidecar, latest + backup_files.CHECKSUM_SUFFIX)
     if state_path != os.path.join(backup_dir, STATE_NAME):
-        os.replace(state_path, os.path.join(backup_dir, STATE_NAME))
+        atomic.rename(state_path, os.path.join(backup_dir, STATE_NAME))
 
 
 class StepBackup(keras.callbacks.Callback):

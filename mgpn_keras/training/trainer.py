@@ -189,7 +189,9 @@ def _train_in_folder(cfg: Config, manifest_path: str, paths: RunPaths, strategy,
     callbacks = [
         BestCheckpoint(paths.checkpoints, selection_key(cfg.eval.best_metric, split), state, enabled=True,
                        verbose=verbose),
+        # not through atomic.py: a row is appended each epoch; a killed run loses at most the last
         keras.callbacks.CSVLogger(os.path.join(paths.logs, "epochs.csv"), append=True),
+        # not through atomic.py: TensorBoard's event files are logs it appends to as it goes
         keras.callbacks.TensorBoard(paths.logs, write_graph=False, profile_batch=0),
         *(extra_callbacks or []),
     ]
