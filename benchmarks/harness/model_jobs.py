@@ -111,13 +111,18 @@ def run_served_job(job: dict) -> dict:
         request.update(export=str(out), words=words[:200], clips=m.num_sample_clips, width=m.input_size)
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
         env.pop("PYTHONPATH", None)  # nothing of mgpn_keras in the serving process
-        (timed,) = run_batch([sys.executable, SERVED_TIMER], [request], timeout=1800, env=env, cwd=tmp)
+        (timed,) = run_batch([sys.executable, SERVED_TIMER], [request], timeout=1800, env=env, cwd=tmp,
+                             on_failure=_served_timer_failed)
     score_dtype, served_rss = timed.pop("score_dtype"), timed.pop("peak_rss_gb")
     return dict(job, **timed, per_s=round(job["batch"] / timed["median_s"], 3), peak_rss_gb=served_rss,
                 trainable_parameters=count_trainable_parameters(model), layout=info["layout"],
                 export_s=round(export_s, 1), score_dtype=score_dtype,
                 note="; ".join(filter(None, [job["note"], f"SavedModel, {info['layout']} layout, "
                                                           "fresh tensorflow-only process"])))
+
+
+def _served_timer_failed(request: dict, message: str):
+    raise RuntimeError(f"served timer: {message}")
 
 
 def job_error(job: dict, exc: BaseException) -> dict:
