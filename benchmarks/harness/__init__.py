@@ -11,6 +11,6 @@
   exported and served); `served_timer` is the TensorFlow-only program that times the export.
 
 The scripts in `benchmarks/` import it as `harness` (their folder is on `sys.path` when run as
-`python benchmarks/<script>.py`). `timing`, `quiet`, `worker` and `results` import only the
-standard library, so a process without mgpn_keras (the served timer) can use them.
+`python benchmarks/<script>.py`). `timing`, `quiet` and `worker` import only the standard
+library, so a process without mgpn_keras (the served timer) can use them.
 """
