@@ -20,11 +20,8 @@ suite does.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
-import statistics
 import sys
 import tempfile
 import time
@@ -36,6 +33,10 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from harness.model_jobs import random_inputs  # noqa: E402  (benchmarks/harness)
+from harness.results import utc_now, versions  # noqa: E402
+from harness.timing import time_calls  # noqa: E402
 
 PRESETS = ("charades_i3d", "activitynet", "tacos")
 TRAIN_BATCH = {"charades_i3d": 32, "activitynet": 32, "tacos": 8}  # the reference's measured batches
@@ -49,26 +50,6 @@ def _devices():
 
     gpus = tf.config.list_physical_devices("GPU")
     return gpus, ("/GPU:0" if gpus else "/CPU:0")
-
-
-def _inputs(m, batch, tokens=10, seed=0):
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    return {"word_vectors": rng.normal(size=(batch, tokens, m.word_dim)).astype(np.float32),
-            "query_mask": np.ones((batch, tokens), np.float32),
-            "clip_features": rng.normal(size=(batch, m.num_sample_clips, m.input_size)).astype(np.float32)}
-
-
-def _time(fn, warmup, iterations):
-    seconds = []
-    for _ in range(warmup + iterations):
-        start = time.perf_counter()
-        fn()
-        seconds.append(time.perf_counter() - start)
-    timed = seconds[warmup:]
-    return {"seconds": [round(s, 5) for s in seconds], "median_s": round(statistics.median(timed), 5),
-            "min_s": round(min(timed), 5), "max_s": round(max(timed), 5)}
 
 
 def parity(device, dry_run):
@@ -118,7 +99,7 @@ def inference(device, presets, mixed, dry_run):
     for p in presets:
         cfg = preset(p, model=TINY_MODEL) if dry_run else preset(p)
         batch = 4 if dry_run else 32
-        x = _inputs(cfg.model, batch)
+        x = random_inputs(cfg.model, batch)
         for layout in ("dense", "valid_cells"):
             for precision in ("float32", mixed):
                 for xla in (False, True):
@@ -133,8 +114,8 @@ def inference(device, presets, mixed, dry_run):
                             forward(x).numpy()
                             row["first_call_s"] = round(time.perf_counter() - start, 3)
                             # The first call (traced, compiled) is timed apart: no more warm-up.
-                            row.update(_time(lambda f=forward: f(x).numpy(), 0 if dry_run else 1,
-                                             1 if dry_run else 5))
+                            row.update(time_calls(lambda f=forward: f(x).numpy(), 0 if dry_run else 1,
+                                                  1 if dry_run else 5, digits=5))
                         row["queries_per_s"] = round(batch / row["median_s"], 2)
                     except Exception as exc:  # noqa: BLE001 - record and go on
                         row["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
@@ -162,10 +143,11 @@ def train_steps(device, presets, dry_run):
             with tf.device(device):
                 keras.utils.set_random_seed(0)
                 model = compile_model(build_mgpn(cfg), cfg)
-                x = _inputs(cfg.model, batch)
+                x = random_inputs(cfg.model, batch)
                 y = np.random.default_rng(1).uniform(size=(batch, cfg.model.num_clips, cfg.model.num_clips))
                 y = y.astype(np.float32)
-                row.update(_time(lambda: model.train_on_batch(x, y), 2 if not dry_run else 1, 5 if not dry_run else 2))
+                row.update(time_calls(lambda: model.train_on_batch(x, y), 2 if not dry_run else 1,
+                                        5 if not dry_run else 2, digits=5))
             row["samples_per_s"] = round(batch / row["median_s"], 2)
         except Exception as exc:  # noqa: BLE001
             row["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
@@ -219,7 +201,6 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     args.presets = args.presets or ([PRESETS[0]] if args.dry_run else list(PRESETS))
 
-    import keras
     import tensorflow as tf
 
     from mgpn_keras.atomic import write_json
@@ -232,11 +213,10 @@ def main(argv=None) -> int:
                          "('GPU') is empty); run with --dry-run to check the script on a CPU")
     mixed = "mixed_bfloat16" if device == "/CPU:0" else "mixed_float16"
     started = time.time()
-    report = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    report = {"date": utc_now(),
               "dry_run": bool(args.dry_run), "device": device,
               "gpus": [tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus],
-              "versions": {"tensorflow": tf.__version__, "keras": keras.__version__,
-                           "python": platform.python_version()},
+              "versions": versions(),
               "mixed_precision": mixed}
     sections = (("parity", lambda: parity(device, args.dry_run)),
                 ("inference", lambda: inference(device, args.presets, mixed, args.dry_run)),

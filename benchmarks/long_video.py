@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
 import time
 from collections import OrderedDict
@@ -38,6 +37,8 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
+
+from harness.timing import time_calls  # noqa: E402  (benchmarks/harness)
 
 
 def queried_events(data_dir: str, split: str) -> dict[str, tuple[set, set]] | None:
@@ -122,13 +123,10 @@ def latency(retrievers, features_of, ids, minutes, clip_seconds, rng, repeats=3)
         duration = clips * clip_seconds
         row = {"clips": clips}
         for mode, retriever in retrievers.items():
-            retriever.retrieve(features, duration, ["a person walks"])  # warm-up
-            times = []
-            for _ in range(repeats):
-                start = time.perf_counter()
-                retriever.retrieve(features, duration, ["a person walks"])
-                times.append(time.perf_counter() - start)
-            row[mode] = statistics.median(times)
+            def call(r=retriever):
+                return r.retrieve(features, duration, ["a person walks"])
+
+            row[mode] = time_calls(call, 1, repeats, digits=6)["median_s"]  # after a warm-up
         w = retrievers["windowed"].windows(clips, duration)
         row["windows"] = 1 if w is None else len(w)
         rows[m] = row

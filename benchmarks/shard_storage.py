@@ -34,6 +34,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from harness.worker import Worker, serve  # benchmarks/harness: this tree's, also in the workers
+
 REPO = Path(__file__).resolve().parents[1]
 # layout -> (clip counts of its test videos, the preset's width)
 LAYOUTS = {
@@ -65,19 +67,13 @@ def _source_bytes(root: Path) -> int:
                and (p.suffix in (".npy", ".hdf5", ".h5")))
 
 
-def _serve() -> None:
-    """A worker process: one JSON request per stdin line, one JSON reply per stdout line, with
-    whichever mgpn_keras is on its path; TensorFlow is imported once, before any clock."""
+def _serve() -> int:
+    """A worker process (`harness.worker` protocol) with whichever mgpn_keras is on its path;
+    TensorFlow is imported once, before any clock."""
     sys.path.insert(0, str(REPO / "tests"))
     import tensorflow as tf  # noqa: F401
 
-    import contextlib
-
-    for line in sys.stdin:
-        # stdout carries the replies; what the work prints (prepare's summary) goes to stderr.
-        with contextlib.redirect_stdout(sys.stderr):
-            reply = _work(argparse.Namespace(**json.loads(line)))
-        print(json.dumps(reply), flush=True)
+    return serve(lambda request: _work(argparse.Namespace(**request)))
 
 
 def _work(args) -> dict:
@@ -117,29 +113,17 @@ def _work(args) -> dict:
     return {"queries": count, "seconds": time.perf_counter() - start}
 
 
-class Worker:
+class TreeWorker(Worker):
     """A `_serve` process on one code tree."""
 
     def __init__(self, tree: Path):
         env = dict(os.environ, PYTHONPATH=str(tree), TF_CPP_MIN_LOG_LEVEL="3",
                    CUDA_VISIBLE_DEVICES="")
-        self.process = subprocess.Popen([sys.executable, __file__, "--serve"], env=env,
-                                        cwd=tree, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        text=True)
+        super().__init__([sys.executable, __file__, "--serve"], env=env, cwd=tree)
 
     def __call__(self, worker: str, out: Path, **kwargs) -> dict:
-        request = {"worker": worker, "out": str(out), "layout": None, "data": None,
-                   "save": None, **kwargs}
-        self.process.stdin.write(json.dumps(request) + "\n")
-        self.process.stdin.flush()
-        line = self.process.stdout.readline()
-        if not line:
-            raise SystemExit(f"worker failed on {request} (its stderr is above)")
-        return json.loads(line)
-
-    def close(self) -> None:
-        self.process.stdin.close()
-        self.process.wait()
+        return super().__call__({"worker": worker, "out": str(out), "layout": None, "data": None,
+                                 "save": None, **kwargs})
 
 
 def _tree_at(rev: str, tmp: Path) -> Path:
@@ -173,8 +157,8 @@ def main() -> None:
     from data_layouts import write_layout
 
     tmp = Path(tempfile.mkdtemp(prefix="mgpn-shard-bench-"))
-    trees = {rev: Worker(_tree_at(rev, tmp)) for rev in revs}
-    trees["this tree"] = Worker(REPO)
+    trees = {rev: TreeWorker(_tree_at(rev, tmp)) for rev in revs}
+    trees["this tree"] = TreeWorker(REPO)
     names = list(trees)
     print(f"load average at start: {os.getloadavg()[0]:.2f} ({os.cpu_count()} CPUs)")
     results = {}

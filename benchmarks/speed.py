@@ -15,8 +15,9 @@ the median reported (min and max beside it). Per preset it measures
   float32 and `--precision mixed_bfloat16`), loaded in a fresh process that imports only
   tensorflow and tensorflow_text, called through `serving_default` at batch 32 (strings,
   raw clip features and durations in; tokenisation, averaging, NMS and top-k included);
-- the training step (one `train_on_batch`: forward, ScaledIoUBCE, backward, Adam with
-  global_clipnorm 10) at the batch the reference was measured at;
+- the training step (one `train_on_batch` of the model the trainer compiles: forward,
+  ScaledIoUBCE, backward, Adam with global_clipnorm 10) at the batch the reference was
+  measured at;
 - the peak resident memory of the process. Every configuration runs in its own
   subprocess, so the peaks are separate.
 
@@ -53,13 +54,8 @@ Writes JSON (`--output`) and the Markdown tables into `--markdown` between the m
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
-import resource
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -70,27 +66,18 @@ BEGIN, END = "<!-- speed.py:begin -->", "<!-- speed.py:end -->"
 if ROOT not in sys.path:  # this checkout's mgpn_keras, also when run as a script
     sys.path.insert(0, ROOT)
 
-# REFERENCE.md section 3: torch 2.13 CPU, 2 threads, same kind of machine.
-REFERENCE = {
-    "charades_i3d": {"inference": {"batch": 32, "median_s": 1.680, "queries_per_s": 19.0, "peak_rss_gb": 0.8},
-                     "train": {"batch": 32, "median_s": 4.777, "samples_per_s": 6.70, "peak_rss_gb": 1.5},
-                     "parameters_with_unused_conv": 5_242_115, "parameters_used": 3_668_739},
-    "activitynet": {"inference": {"batch": 32, "median_s": 6.432, "queries_per_s": 4.98, "peak_rss_gb": 2.2},
-                    "train": {"batch": 32, "median_s": 20.88, "samples_per_s": 1.53, "peak_rss_gb": 4.6},
-                    "parameters_with_unused_conv": 5_124_355, "parameters_used": 3_550_979},
-    "tacos": {"inference": {"batch": 32, "median_s": 27.19, "queries_per_s": 1.18, "peak_rss_gb": 7.8},
-              "train": {"batch": 8, "median_s": 21.14, "samples_per_s": 0.378, "peak_rss_gb": 4.5},
-              "parameters_with_unused_conv": 6_621_443, "parameters_used": 5_048_067},
-}
+from harness import model_jobs, quiet, worker  # noqa: E402  (benchmarks/harness)
+from harness.flops import flops_2d_per_query  # noqa: E402
+from harness.reference import REF_PYTHON, REFERENCE, REFHARNESS, run_reference, train_batch  # noqa: E402
+from harness.results import machine_info, utc_now, versions, write_markdown_section  # noqa: E402
+
 PAPER_TABLE2 = {"tacos": "6.62M"}
-# Inference targets: our queries/s as a multiple of the reference's.
+# Inference targets: a multiple of the reference's queries/s (REFERENCE.md section 3).
 TARGETS = {"charades_i3d": 2.0, "activitynet": 3.0, "tacos": 4.0}
 TACOS_TRAIN_MEMORY_GB = 8.0
-# Served-inference targets, ours / reference measured in the same run.
+# Targets of the side-by-side run: ours / reference, both measured in the same run.
 SERVED_TARGETS = {"charades_i3d": 3.0, "activitynet": 4.0, "tacos": 8.0}
 TRAIN_STEP_TARGET = 2.0
-REFHARNESS = os.path.join(os.path.dirname(ROOT), "shared", "tools", "refharness")
-REF_PYTHON = os.path.expanduser("~/.cache/mgpn-ref-venv/bin/python")
 
 SMOKE_MODEL = dict(input_size=24, word_dim=12, num_sample_clips=32, pool_stride=4, num_clips=8,
                    hidden_size=16, gru_layers=1, num_scale_layers=[3, 2], groups=4, kernel_size=3)
@@ -118,7 +105,7 @@ def side_by_side_plan(presets):
             _job(p, "inference", "valid_cells"),
             _job(p, "inference", "served"),
             _job(p, "inference", "served", precision="mixed_bfloat16", **few),
-            _job(p, "train", "dense", batch=REFERENCE[p]["train"]["batch"] if p in REFERENCE else 32),
+            _job(p, "train", "dense", batch=train_batch(p)),
         ]
     return jobs
 
@@ -147,7 +134,7 @@ def full_plan(presets, only):
                      note="1 warm-up"),
             ]
         if only in (None, "train"):
-            batch = REFERENCE[p]["train"]["batch"] if p in REFERENCE else 32
+            batch = train_batch(p)
             why = {"tacos": "the reference's measured batch (its config: 32)",
                    "activitynet": "the reference's measured batch (its config: 64)"}.get(p, "")
             jobs += [
@@ -179,278 +166,26 @@ def smoke_plan():
     return jobs
 
 
-# ----------------------------------------------------------------------------- worker
+# ----------------------------------------------------------------------------- measuring
 
 
-def _peak_rss_gb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9  # KiB on Linux
+def _worker_argv() -> list[str]:
+    return [sys.executable, os.path.abspath(__file__), "--worker"]
 
 
-def run_job(job: dict) -> dict:
-    """Build, warm up and time one configuration in this process."""
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import keras
-    import numpy as np
-    import tensorflow as tf
-
-    from mgpn_keras.config import preset
-    from mgpn_keras.model import build_mgpn, count_trainable_parameters, model_layout
-
-    if job["path"] == "served":
-        return run_served_job(job)
-    keras.mixed_precision.set_global_policy(job["precision"])
-    try:
-        keras.utils.set_random_seed(0)
-        cfg = preset(job["preset"], model=job["model"]) if job["model"] else preset(job["preset"])
-        m = cfg.model
-        model = build_mgpn(cfg, layout=job["path"])
-        rng = np.random.default_rng(0)
-        b, length = job["batch"], job["tokens"]
-        x = {"word_vectors": rng.normal(size=(b, length, m.word_dim)).astype(np.float32),
-             "query_mask": np.ones((b, length), np.float32),
-             "clip_features": rng.normal(size=(b, m.num_sample_clips, m.input_size)).astype(np.float32)}
-        loss_note = ""
-        if job["task"] == "inference":
-            forward = tf.function(lambda inputs: model(inputs, training=False), jit_compile=job["xla"])
-
-            def step():
-                return np.asarray(forward(x))
-        else:
-            try:
-                from mgpn_keras.losses import ScaledIoUBCE
-
-                loss = ScaledIoUBCE(m.num_clips, m.num_scale_layers, cfg.loss.min_iou, cfg.loss.max_iou)
-            except ImportError:  # pragma: no cover - a checkout without the loss module
-                loss, loss_note = _masked_bce(cfg), "plain masked BCE (ScaledIoUBCE missing)"
-            model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3, global_clipnorm=10.0),
-                          loss=loss, jit_compile=job["xla"])
-            y = rng.uniform(size=(b, m.num_clips, m.num_clips)).astype(np.float32)
-
-            def step():
-                return model.train_on_batch(x, y)
-        seconds, cpu = [], []
-        for _ in range(job["warmup"] + job["iterations"]):
-            start, start_cpu = time.perf_counter(), time.process_time()
-            step()
-            seconds.append(time.perf_counter() - start)
-            cpu.append(time.process_time() - start_cpu)
-        timed = seconds[job["warmup"]:]
-        median = statistics.median(timed)
-        result = dict(job, seconds=[round(s, 4) for s in seconds], median_s=round(median, 4),
-                      min_s=round(min(timed), 4), max_s=round(max(timed), 4),
-                      cpu_s=round(statistics.median(cpu[job["warmup"]:]), 4),
-                      per_s=round(b / median, 3), peak_rss_gb=round(_peak_rss_gb(), 3),
-                      trainable_parameters=count_trainable_parameters(model), layout=model_layout(model))
-        if loss_note:
-            result["note"] = "; ".join(filter(None, [job["note"], loss_note]))
-        return result
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
-
-
-# The served SavedModel is timed by this program, in a fresh process that imports only
-# TensorFlow and tensorflow_text, as a TensorFlow Serving user runs it.
-SERVED_TIMER = r"""
-import json, resource, statistics, sys, time
-import numpy as np
-import tensorflow as tf
-import tensorflow_text  # noqa: F401  (the tokeniser's ops)
-assert not [m for m in sys.modules if m.startswith("mgpn_keras")]
-job = json.loads(sys.argv[1])
-serve = tf.saved_model.load(job["export"]).signatures["serving_default"]
-rng = np.random.default_rng(0)
-b = job["batch"]
-words = job["words"]
-query = tf.constant([" ".join(rng.choice(words, job["tokens"])) for _ in range(b)])
-video = tf.constant(rng.normal(size=(b, job["clips"], job["width"])).astype(np.float32))
-duration = tf.constant(rng.uniform(20, 60, b).astype(np.float32))
-seconds, cpu = [], []
-for _ in range(job["warmup"] + job["iterations"]):
-    start, start_cpu = time.perf_counter(), time.process_time()
-    out = serve(query=query, video_features=video, duration=duration)
-    out["score"].numpy()
-    seconds.append(time.perf_counter() - start)
-    cpu.append(time.process_time() - start_cpu)
-print("SERVED " + json.dumps({"seconds": seconds, "cpu": cpu, "score_dtype": out["score"].dtype.name,
-      "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9}))
-"""
-
-
-def run_served_job(job: dict) -> dict:
-    """Export the preset's model (layout "auto", `job["precision"]`) and time its
-    `serving_default` in a fresh TensorFlow-only process."""
-    import keras
-    import numpy as np
-
-    from mgpn_keras.config import preset
-    from mgpn_keras.model import build_mgpn, count_trainable_parameters
-    from mgpn_keras.serving.export import export_saved_model
-
-    keras.utils.set_random_seed(0)
-    cfg = preset(job["preset"], model=job["model"]) if job["model"] else preset(job["preset"])
-    m = cfg.model
-    model = build_mgpn(cfg)  # trained weights would change nothing in the timing
-    words = [f"w{i}" for i in range(2000)]
-    vectors = np.random.default_rng(0).normal(size=(len(words) + 2, m.word_dim)).astype(np.float32)
-    vectors[:2] = 0.0
-    with tempfile.TemporaryDirectory(prefix="mgpn-served-") as tmp:
-        start = time.perf_counter()
-        out = export_saved_model(model, cfg, ["<pad>", "<unk>"] + words, vectors,
-                                 os.path.join(tmp, "mgpn", "1"), precision=job["precision"])
-        export_s = time.perf_counter() - start
-        with open(os.path.join(out, "mgpn_export.json"), encoding="utf-8") as f:
-            info = json.load(f)
-        timer = dict(job, export=str(out), words=words[:200], clips=m.num_sample_clips, width=m.input_size)
-        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-        env.pop("PYTHONPATH", None)  # nothing of mgpn_keras in the serving process
-        proc = subprocess.run([sys.executable, "-c", SERVED_TIMER, json.dumps(timer)], capture_output=True,
-                              text=True, timeout=1800, env=env, cwd=tmp)
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("SERVED ")]
-    if proc.returncode != 0 or not lines:
-        raise RuntimeError(f"served timer exited with {proc.returncode}: "
-                           + " | ".join((proc.stderr or "").strip().splitlines()[-3:]))
-    timed_run = json.loads(lines[-1][len("SERVED "):])
-    seconds = timed_run["seconds"]
-    timed = seconds[job["warmup"]:]
-    median = statistics.median(timed)
-    return dict(job, seconds=[round(t, 4) for t in seconds], median_s=round(median, 4),
-                min_s=round(min(timed), 4), max_s=round(max(timed), 4),
-                cpu_s=round(statistics.median(timed_run["cpu"][job["warmup"]:]), 4),
-                per_s=round(job["batch"] / median, 3), peak_rss_gb=round(timed_run["peak_rss_gb"], 3),
-                trainable_parameters=count_trainable_parameters(model), layout=info["layout"],
-                export_s=round(export_s, 1), score_dtype=timed_run["score_dtype"],
-                note="; ".join(filter(None, [job["note"], f"SavedModel, {info['layout']} layout, "
-                                                          "fresh tensorflow-only process"])))
-
-
-def _masked_bce(cfg):  # pragma: no cover - fallback only
-    from keras import ops
-
-    from mgpn_keras.geometry import valid_mask
-
-    mask = valid_mask(cfg.model.num_clips, cfg.model.num_scale_layers)
-
-    def loss(y_true, y_pred):
-        bce = ops.binary_crossentropy(y_true, y_pred, from_logits=True)
-        return ops.sum(bce * mask, axis=(1, 2)) / mask.sum()
-
-    return loss
-
-
-def _worker(argv) -> int:
-    jobs = json.loads(sys.stdin.read())
-    for job in jobs:
-        try:
-            result = run_job(job)
-        except Exception as exc:  # noqa: BLE001 - report and go on with the next one
-            result = dict(job, error=f"{type(exc).__name__}: {exc}", peak_rss_gb=round(_peak_rss_gb(), 3))
-        print("RESULT " + json.dumps(result), flush=True)
-    return 0
-
-
-def _cpu_jiffies() -> tuple[int, int] | None:
-    """(busy, total) jiffies of all CPUs since boot, from /proc/stat; None elsewhere."""
-    try:
-        with open("/proc/stat", encoding="utf-8") as f:
-            fields = [int(v) for v in f.readline().split()[1:]]
-    except (OSError, ValueError):
-        return None
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-    return sum(fields) - idle, sum(fields)
-
-
-def _busy_cores(seconds: float = 1.0) -> float | None:
-    """How many cores the machine keeps busy over `seconds` (this process sleeps meanwhile)."""
-    a = _cpu_jiffies()
-    time.sleep(seconds)
-    b = _cpu_jiffies()
-    if a is None or b is None or b[1] == a[1]:
-        return None
-    return (b[0] - a[0]) / (b[1] - a[1]) * (os.cpu_count() or 1)
-
-
-def wait_for_quiet(threshold: float, max_wait: float) -> float | None:
-    """Wait up to `max_wait` s until other processes keep fewer than `threshold` cores busy.
-
-    Returns the last measured number of busy cores.
-    """
-    deadline = time.time() + max_wait
-    busy = _busy_cores()
-    while busy is not None and busy >= threshold and time.time() < deadline:
-        busy = _busy_cores(2.0)
-    return busy
-
-
-def _run_measured(job: dict, timeout: float) -> dict:
-    """One job in its own subprocess, with how busy other processes kept the CPUs meanwhile."""
-    load_before = os.getloadavg()[0]
-    jiffies = _cpu_jiffies()
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.time()
-    (result,) = _run_in_subprocess([job], timeout)
-    wall = time.time() - start
-    after = _cpu_jiffies()
-    children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    result["load_avg_1m"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
-    if jiffies and after and after[1] > jiffies[1]:
-        cores = os.cpu_count() or 1
-        busy_core_s = (after[0] - jiffies[0]) / (after[1] - jiffies[1]) * cores * wall
-        ours = (children_after.ru_utime + children_after.ru_stime) - (children.ru_utime + children.ru_stime)
-        # Cores that other processes kept busy, on average, while this job ran (0 = alone).
-        result["other_processes_cores"] = round(max(0.0, busy_core_s - ours) / wall, 2)
-    return result
+def _worker_env() -> dict:
+    env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [ROOT, env.get("PYTHONPATH", "")]))
+    return env
 
 
 def _run_in_subprocess(jobs: list[dict], timeout: float) -> list[dict]:
-    env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3")
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [ROOT, env.get("PYTHONPATH", "")]))
-    try:
-        proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--worker"],
-                              input=json.dumps(jobs), capture_output=True, text=True, timeout=timeout,
-                              env=env, cwd=ROOT)
-    except subprocess.TimeoutExpired:
-        return [dict(job, error=f"timed out after {timeout:.0f} s") for job in jobs]
-    results = [json.loads(line[len("RESULT "):]) for line in proc.stdout.splitlines()
-               if line.startswith("RESULT ")]
-    if len(results) < len(jobs):
-        tail = (proc.stderr or "").strip().splitlines()[-3:]
-        for job in jobs[len(results):]:
-            results.append(dict(job, error=f"worker exited with {proc.returncode}: {' | '.join(tail)}"))
-    return results
+    """The jobs in one worker process (`model_jobs.run_job` each), their results in order."""
+    return worker.run_batch(_worker_argv(), jobs, timeout, env=_worker_env(), cwd=ROOT,
+                            on_failure=lambda job, message: dict(job, error=message))
 
 
 # ----------------------------------------------------------------------------- report
-
-
-def machine_info() -> dict:
-    cpu = platform.processor() or platform.machine()
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name:"):
-                cpu = line.split(":", 1)[1].strip()
-    except (OSError, subprocess.SubprocessError):
-        pass
-    memory_gb = None
-    try:
-        with open("/proc/meminfo", encoding="utf-8") as f:
-            memory_gb = round(int(f.readline().split()[1]) / 1024 ** 2, 1)
-    except OSError:
-        pass
-    return {"cpu": cpu, "cpu_cores": os.cpu_count(), "memory_gib": memory_gb,
-            "platform": platform.platform(), "gpu": "none (CPU only; no GPU was available for this run)"}
-
-
-def versions() -> dict:
-    out = subprocess.run(
-        [sys.executable, "-c", "import os; os.environ['TF_CPP_MIN_LOG_LEVEL']='3'; import json, numpy, "
-         "tensorflow as tf, keras; print(json.dumps({'tensorflow': tf.__version__, 'keras': "
-         "keras.__version__, 'numpy': numpy.__version__}))"],
-        capture_output=True, text=True, timeout=300, cwd=ROOT)
-    info = json.loads(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 else {}
-    info["python"] = platform.python_version()
-    return info
 
 
 def _speedup(result) -> float | None:
@@ -494,51 +229,6 @@ def summarise(results) -> dict:
                                                        and t["peak_rss_gb"] <= TACOS_TRAIN_MEMORY_GB)
         summary[p] = entry
     return summary
-
-
-def flops_2d_per_query(preset_name: str, layout: str, model_overrides: dict | None = None) -> float:
-    """Multiply-adds x 2 of the 2D stage per query (the comparison's 1x1 mix, its four k x k
-    grouped convolutions, the ranker) as computed: at every cell ("dense", as the reference
-    computes) or, in the valid-cell layout, the mix and ranker at the valid cells and the
-    convolutions at the cells of `valid_cell_plan` (the band's rectangles, the coarse cells'
-    taps); the 1D encoders add well under 5 % and are left out."""
-    from mgpn_keras.config import preset
-    from mgpn_keras.geometry import valid_cells
-    from mgpn_keras.valid_cell_plan import valid_cell_plan
-
-    m = preset(preset_name, model=model_overrides or {}).model
-    c, k, g = m.hidden_size, m.kernel_size, m.groups
-    if layout == "dense":
-        cells = conv_cells = m.num_clips ** 2
-    else:
-        cells = len(valid_cells(m.num_clips, m.num_scale_layers)[0])
-        conv_cells = valid_cell_plan(m.num_clips, m.num_scale_layers, k).computed_cells
-    convs = sum(k * k * (c_in // g) * c_out for c_in, c_out in ((2 * c, 2 * c), (2 * c, c), (c, c), (c, c)))
-    return 2.0 * (cells * (4 * c * 2 * c + c) + conv_cells * convs)
-
-
-def run_reference(presets, args) -> dict:
-    """The authors' PyTorch code through refharness/speed_ref.py, in this run; its JSON report."""
-    script = os.path.join(args.refharness, "speed_ref.py")
-    if not os.path.isfile(script) or not os.path.isfile(args.ref_python):
-        raise SystemExit(f"speed.py --with-reference: needs {script} and its venv {args.ref_python}; set "
-                         f"them up with `bash {os.path.join(args.refharness, 'setup.sh')} <MGPN git dir>` "
-                         "(see its README)")
-    out = os.path.join(tempfile.mkdtemp(prefix="mgpn-ref-speed-"), "reference.json")
-    cmd = [args.ref_python, script, "--datasets", ",".join(presets), "--json", out,
-           "--max-wait", str(args.max_wait), "--retries", str(args.retries),
-           "--quiet-below", str(args.quiet_below)]
-    if args.smoke:
-        cmd.append("--quick")
-    print("reference: " + " ".join(cmd), flush=True)
-    proc = subprocess.run(cmd, text=True, timeout=args.timeout * 4)
-    if not os.path.isfile(out):
-        raise SystemExit(f"speed.py --with-reference: the reference run exited with {proc.returncode} "
-                         "and wrote no JSON")
-    with open(out, encoding="utf-8") as f:
-        report = json.load(f)
-    report["exit_status"] = proc.returncode
-    return report
 
 
 def side_by_side(results, reference: dict, smoke: bool) -> dict:
@@ -732,22 +422,6 @@ def markdown(report) -> str:
     return "\n".join(lines) + "\n" + side_by_side_markdown(report)
 
 
-def write_markdown(path: str, text: str) -> None:
-    block = f"{BEGIN}\n{text}{END}\n"
-    old = ""
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as f:
-            old = f.read()
-    if BEGIN in old and END in old:
-        head, rest = old.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1].lstrip("\n")
-        new = head + block + tail
-    else:
-        new = (old.rstrip("\n") + "\n\n" if old else "# Benchmarks\n\n") + block
-    from mgpn_keras.atomic import write_text
-
-    write_text(path, new)
-
 
 # ----------------------------------------------------------------------------- main
 
@@ -788,12 +462,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        return _worker(argv)
+        return worker.serve(model_jobs.run_job, on_error=model_jobs.job_error)
     if args.render:
         with open(args.render, encoding="utf-8") as f:
             report = json.load(f)
         md = args.markdown or os.path.join(ROOT, "docs", "benchmarks.md")
-        write_markdown(md, markdown(report))
+        write_markdown_section(md, markdown(report), BEGIN, END)
         print(f"wrote {md}")
         return 0
 
@@ -814,19 +488,8 @@ def main(argv: list[str] | None = None) -> int:
                 and not (args.no_xla and j["xla"])]
         results = []
         for job in jobs:
-            attempts = []
-            for _ in range(1 + max(0, args.retries)):
-                busy = wait_for_quiet(args.quiet_below, args.max_wait) if args.max_wait > 0 else None
-                attempt = _run_measured(job, args.timeout)
-                attempt["busy_cores_before"] = None if busy is None else round(busy, 2)
-                attempts.append(attempt)
-                if "error" in attempt or attempt.get("other_processes_cores", 0.0) < args.quiet_below:
-                    break
-            # The attempt that other processes disturbed least (chosen by contention, not speed).
-            result = min(attempts, key=lambda a: a.get("other_processes_cores", 0.0))
-            if len(attempts) > 1:
-                result["attempts"] = [{k: a.get(k) for k in ("median_s", "cpu_s", "other_processes_cores")}
-                                      for a in attempts]
+            result = quiet.least_disturbed(lambda j=job: _run_in_subprocess([j], args.timeout)[0],
+                                           args.retries, args.quiet_below, args.max_wait)
             results.append(result)
             status = result.get("error") or f"{result['median_s']:.3f} s, {result['per_s']:.2f}/s, " \
                                               f"{result['peak_rss_gb']:.2f} GB"
@@ -835,14 +498,14 @@ def main(argv: list[str] | None = None) -> int:
         output = args.output or os.path.join(HERE, "results", "speed.json")
         md = args.markdown or os.path.join(ROOT, "docs", "benchmarks.md")
     report = {
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": utc_now(),
         "smoke": bool(args.smoke),
         "machine": machine_info(),
-        "versions": versions(),
+        "versions": versions(cwd=ROOT),
         "protocol": {"tokens": 10, "inputs": "random normal, all tokens valid",
                      "default_warmup": 2, "default_iterations": 5, "statistic": "median",
-                     "train_step": "train_on_batch: forward, ScaledIoUBCE, backward, "
-                                   "Adam(1e-3, global_clipnorm=10)",
+                     "train_step": "train_on_batch of the trainer's compile_model: forward, ScaledIoUBCE, "
+                                   "backward, Adam(1e-3, global_clipnorm=10)",
                      "peak_memory": "ru_maxrss of the process running the configuration"},
         "reference": REFERENCE,
         "results": results,
@@ -850,7 +513,11 @@ def main(argv: list[str] | None = None) -> int:
     }
     report["summary"] = summarise(results)
     if args.with_reference:
-        reference = run_reference(["charades_i3d"] if args.smoke else args.presets, args)
+        reference = run_reference(["charades_i3d"] if args.smoke else args.presets,
+                                  refharness=args.refharness, ref_python=args.ref_python,
+                                  max_wait=args.max_wait, retries=args.retries,
+                                  quiet_below=args.quiet_below, quick=args.smoke,
+                                  timeout=args.timeout * 4, caller="speed.py --with-reference")
         report["reference_run"] = {k: reference.get(k) for k in
                                    ("date", "reference_commit", "machine", "argv", "quick", "checks_failed",
                                     "exit_status", "results")}
@@ -862,7 +529,7 @@ def main(argv: list[str] | None = None) -> int:
     write_json(output, report, indent=2)
     print(f"wrote {output}")
     if md:
-        write_markdown(md, markdown(report))
+        write_markdown_section(md, markdown(report), BEGIN, END)
         print(f"wrote {md}")
     failed = [r for r in results if "error" in r]
     return 1 if failed and args.smoke else 0

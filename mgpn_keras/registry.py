@@ -24,13 +24,3 @@ def register_all() -> None:
         importlib.import_module(f"{layers.__name__}.{info.name}")
     for name in MODULES:
         importlib.import_module(name)
-
-
-def registered_classes() -> dict[str, type]:
-    """{"mgpn_keras>Name": class} for every registered class of the package."""
-    import keras
-
-    register_all()
-    prefix = f"{PACKAGE}>"
-    return {name: obj for name, obj in sorted(keras.saving.get_custom_objects().items())
-            if name.startswith(prefix) and isinstance(obj, type)}

@@ -6,9 +6,9 @@ import pytest
 import tensorflow as tf
 
 from mgpn_keras.datasets.prepare import tokenize
-from mgpn_keras.datasets.vocabulary import make_lookup
 from oracles import word_ids
 from mgpn_keras.layers.query_tokenizer import QueryTokenizer
+from mgpn_keras.protocol.word_ids import WordLookup
 
 CASES = [
     ("A person opens the door.", ["a", "person", "opens", "the", "door", "."]),
@@ -62,14 +62,14 @@ def test_serialisation():
 
 def test_lookup_ids_in_graph_match_python():
     vocabulary = ["<pad>", "<unk>", ".", "door", "the"]
-    lookup = make_lookup(vocabulary)
+    lookup = WordLookup(vocabulary)
     tokens = QueryTokenizer()(tf.constant(["The door.", "the ZEBRA"]))
     ids = lookup(tokens).numpy()
     assert ids.tolist() == [[4, 3, 2], [4, 1, 0]]
     for row, toks in zip(ids, _decode(tokens.numpy())):
         assert row.tolist() == word_ids(vocabulary, toks)
     with pytest.raises(ValueError, match=r"vocabulary must start with"):
-        make_lookup(["door", "the"])
+        WordLookup(["door", "the"])
 
 
 def test_tokenizer_and_lookup_in_a_savedmodel(tmp_path):
@@ -81,7 +81,7 @@ def test_tokenizer_and_lookup_in_a_savedmodel(tmp_path):
         def __init__(self):
             super().__init__()
             self.tokenizer = QueryTokenizer()
-            self.lookup = make_lookup(vocabulary)
+            self.lookup = WordLookup(vocabulary)
             self.vectors = tf.Variable(vectors)
 
         @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])

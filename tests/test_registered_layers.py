@@ -9,9 +9,15 @@ from layer_test_case import CHECKS, assert_config_round_trip, run_layer_test
 
 
 def _registered():
-    from mgpn_keras.registry import registered_classes
+    """{"mgpn_keras>Name": class} for every registered class of the package."""
+    import keras
 
-    return registered_classes()
+    from mgpn_keras.registry import PACKAGE, register_all
+
+    register_all()
+    prefix = f"{PACKAGE}>"
+    return {name: obj for name, obj in sorted(keras.saving.get_custom_objects().items())
+            if name.startswith(prefix) and isinstance(obj, type)}
 
 
 def _layer_names():

@@ -158,8 +158,3 @@ def _embedded() -> tuple[np.ndarray, dict[str, int]]:
             index.setdefault(name, i)
         _EMBEDDED_CACHE.append((matrix, index))
     return _EMBEDDED_CACHE[0]
-
-
-def embedded_vocabulary() -> set[str]:
-    """All words of the embedded GloVe 6B 50d."""
-    return set(_embedded()[1])

@@ -7,7 +7,7 @@ get a zero vector (REFERENCE.md 6: out-of-vocabulary words map to zero, unlike t
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -31,14 +31,3 @@ def build_vocabulary(words: Iterable[str], vectors: dict[str, np.ndarray],
     for i, word in enumerate(known, 2):
         matrix[i] = vectors[word]
     return [PAD, UNK] + known, matrix
-
-
-def make_lookup(vocabulary: Sequence[str]):
-    """A graph-safe word -> id callable for a manifest vocabulary (`protocol.word_ids`).
-
-    "" (the tokenizer's padding) maps to 0, words outside the vocabulary to 1, vocabulary[k] to k
-    for k >= 2. It runs in tf.data, tf.function and SavedModel graphs (a tracked tf.Module).
-    """
-    from mgpn_keras.protocol.word_ids import WordLookup
-
-    return WordLookup(vocabulary)
