@@ -89,7 +89,7 @@ def _file_unit(path: Path) -> str:
 
 
 def violations() -> list[str]:
-    found = []
+    found, pending_seen = [], set()
     for path in sorted(PACKAGE.rglob("*.py")):
         rel = path.relative_to(PACKAGE.parent).as_posix()
         here = _file_unit(path)
@@ -102,9 +102,13 @@ def violations() -> list[str]:
                 if there == here or LEVELS[there] < LEVELS[here]:
                     continue
                 if (rel, dotted) in PENDING:
+                    pending_seen.add((rel, dotted))
                     continue
                 found.append(f"{rel}:{node.lineno}: `{ast.unparse(node)}`: {here} (level "
                              f"{LEVELS[here]}) may not import {there} (level {LEVELS[there]})")
+    # A pending entry whose import is gone must leave the table too.
+    found += [f"{rel}: PENDING names `{dotted}`, which it no longer imports: delete the entry"
+              for rel, dotted in sorted(PENDING - pending_seen)]
     return found
 
 
