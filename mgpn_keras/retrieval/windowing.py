@@ -11,9 +11,9 @@ minutes. For such a video:
 2. Each window is scored as a whole video would be (`score_windows`: L2 normalisation and the
    reference's averaging inside the window, the model, `sigmoid(logits) * mask`), in chunks of
    `window_batch` windows, so memory stays bounded for a video of any length.
-3. Each window's proposals (`protocol.proposals.ranked_proposals`) are mapped to the video's seconds and
-   merged over the union of all windows: ranked by the model's probability, then the
-   reference's greedy NMS (`merge_moments`, the one call of `protocol.nms.nms_keep` here).
+3. Each window's proposals (`protocol.proposals.ranked_proposals`) are mapped to the video's
+   seconds and merged over the union of all windows: ranked by the model's probability, then
+   the reference's greedy NMS (`merge_moments`, the one call of `protocol.nms.nms_keep` here).
 
 `windowed_moments` is used by the serving module (`MomentRetrievalModule.serve`), so the
 SavedModel, `mgpn predict` and the Python API (`mgpn_keras.retrieval.retriever`) run this one

@@ -27,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mgpn_keras.runs.files import ASSETS_DIR, CONFIG_FILE, METADATA_FILE, VECTORS_FILE, VOCABULARY_FILE
-from mgpn_keras.runs.files import PRESET_WEIGHTS_FILE as WEIGHTS_FILE
+from mgpn_keras.runs.files import (ASSETS_DIR, CONFIG_FILE, METADATA_FILE, PRESET_WEIGHTS_FILE,
+                                   VECTORS_FILE, VOCABULARY_FILE)
 from mgpn_keras.version import __version__
 
 FORMAT = "mgpn_keras.preset/1"
@@ -50,7 +50,7 @@ class ResolvedModel:
 
 def is_preset_folder(path: str | os.PathLike) -> bool:
     path = Path(path)
-    return (path / METADATA_FILE).is_file() and (path / WEIGHTS_FILE).is_file()
+    return (path / METADATA_FILE).is_file() and (path / PRESET_WEIGHTS_FILE).is_file()
 
 
 def save_to_preset(model, preset_dir: str | os.PathLike, config, vocabulary=None, vectors=None) -> Path:
@@ -79,7 +79,7 @@ def save_to_preset(model, preset_dir: str | os.PathLike, config, vocabulary=None
                              "model.word_dim")
     with atomic_path(preset_dir, directory=True) as tmp:
         save_config(config, tmp / CONFIG_FILE)
-        model.save_weights(tmp / WEIGHTS_FILE)
+        model.save_weights(tmp / PRESET_WEIGHTS_FILE)
         if vocabulary is not None:
             (tmp / ASSETS_DIR).mkdir()
             (tmp / VOCABULARY_FILE).write_text("".join(f"{w}\n" for w in vocabulary), encoding="utf-8")
@@ -106,7 +106,7 @@ def load_preset(preset_dir: str | os.PathLike, *, layout: str | None = None,
     path = Path(preset_dir)
     if not is_preset_folder(path):
         raise FileNotFoundError(f"{os.fspath(path)!r} is not a model preset folder: expected "
-                                f"{METADATA_FILE} and {WEIGHTS_FILE} in it")
+                                f"{METADATA_FILE} and {PRESET_WEIGHTS_FILE} in it")
     with open(path / METADATA_FILE, encoding="utf-8") as f:
         metadata = json.load(f)
     if metadata.get("format") != FORMAT:
@@ -114,7 +114,7 @@ def load_preset(preset_dir: str | os.PathLike, *, layout: str | None = None,
                          f"this version reads {FORMAT!r}")
     cfg = load_config(path / CONFIG_FILE)
     model = build_mgpn(cfg, layout=layout, dtype=precision)  # either layout's weights load
-    model.load_weights(path / WEIGHTS_FILE)
+    model.load_weights(path / PRESET_WEIGHTS_FILE)
     vocabulary = vectors = None
     if (path / VOCABULARY_FILE).is_file():
         vocabulary = (path / VOCABULARY_FILE).read_text(encoding="utf-8").split("\n")[:-1]

@@ -180,10 +180,10 @@ def load_run(run_dir: str | os.PathLike, weights: str | os.PathLike | None = Non
         layout: the 2D stage's layout (default: the run's `eval.layout`).
         precision: the layers' dtype policy, one of `PRECISIONS` (default float32).
     """
-    from mgpn_keras.runs.files import PRESET_WEIGHTS_FILE as WEIGHTS_FILE
+    from mgpn_keras.runs.files import PRESET_WEIGHTS_FILE
 
     resolved = _resolve(run_dir, weights, manifest, layout, precision)
-    weight_file = resolved.source.get("weights") or os.path.join(os.fspath(run_dir), WEIGHTS_FILE)
+    weight_file = resolved.source.get("weights") or os.path.join(os.fspath(run_dir), PRESET_WEIGHTS_FILE)
     return resolved.model, resolved.config, resolved.data, Path(weight_file)
 
 
