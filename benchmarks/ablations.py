@@ -30,12 +30,13 @@ def run_variant(variant, base, manifest, runs_dir: str, verbose: int) -> dict:
     """Train (or reuse) one variant; returns its row of the report."""
     from mgpn_keras.config import load_config
     from mgpn_keras.model import build_mgpn, count_trainable_parameters
+    from mgpn_keras.runs.paths import RunPaths
     from mgpn_keras.training.trainer import train
 
     cfg = variant.config(base)
     run_dir = os.path.join(runs_dir, variant.key)
     record_path = os.path.join(run_dir, "ablation.json")
-    if os.path.exists(record_path) and load_config(os.path.join(run_dir, "config.json")) == cfg:
+    if os.path.exists(record_path) and load_config(RunPaths(run_dir).config) == cfg:
         with open(record_path, encoding="utf-8") as f:
             return json.load(f)
     start = time.time()
@@ -181,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from mgpn_keras.config import apply_overrides, preset
-    from mgpn_keras.training.runs import prepare_synthetic
+    from mgpn_keras.training.data import prepare_synthetic
     from mgpn_keras.tuning.variants import paper_variants, variant_by_key
 
     base = preset("synthetic")

@@ -57,7 +57,7 @@ def main() -> None:
                         "before the protocol moved to TensorFlow)")
     args = parser.parse_args()
 
-    from mgpn_keras import metrics
+    from mgpn_keras.evaluation import metrics
     from mgpn_keras.config import preset
     from mgpn_keras.geometry import valid_mask
 

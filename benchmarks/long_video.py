@@ -7,7 +7,7 @@ at random. Where the annotations list each video's events (the synthetic benchma
 "all_events"), the others are drawn among videos that hold none of the target's queried
 events, so that the right answer is unique. For k = 1, 4, 8, 16 it prints R1@0.5, R1@0.7 and
 mIoU of whole-video retrieval (the reference: the whole video averaged to one map) and of
-windowed retrieval (`mgpn_keras.serving.windowing`), both through the serving graph
+windowed retrieval (`mgpn_keras.retrieval.windowing`), both through the serving graph
 (`MomentRetriever`), then the latency per query against video length (1, 5, 30 and 120
 minutes of features, built the same way).
 
@@ -78,7 +78,7 @@ def build_long_videos(videos: "OrderedDict[str, dict]", k: int, rng, events=None
 
 def evaluate_k(retrievers, videos, features_of, plans, cfg):
     """{mode: metrics} over the long videos of `plans`, plus the mean length and windows."""
-    from mgpn_keras.training.windowed_evaluation import evaluate_videos
+    from mgpn_keras.evaluation.windowed import evaluate_videos
 
     long_videos = OrderedDict()
     cache = {}
@@ -158,9 +158,9 @@ def main(argv=None) -> int:
     from mgpn_keras.datasets.durations import (DEFAULT_WINDOW_RULE, default_window_seconds,
                                                duration_statistics)
     from mgpn_keras.serving.export import load_run
-    from mgpn_keras.serving.retriever import MomentRetriever
-    from mgpn_keras.serving.windowing import default_window
-    from mgpn_keras.training.windowed_evaluation import group_by_video
+    from mgpn_keras.retrieval.retriever import MomentRetriever
+    from mgpn_keras.retrieval.windowing import default_window
+    from mgpn_keras.evaluation.windowed import group_by_video
 
     model, cfg, manifest, weights = load_run(args.run_dir)
     data_dir, feature_path = manifest.info["data_dir"], manifest.info["features"]

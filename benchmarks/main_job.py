@@ -34,9 +34,12 @@ def main(argv=None) -> int:
     start = time.time()
     subprocess.run([sys.executable, "train.py", "--output-dir", args.output_dir, "--quiet"], check=True)
     wall = time.time() - start
-    with open(os.path.join(args.output_dir, "results.json"), encoding="utf-8") as f:
+    from mgpn_keras.runs.paths import RunPaths
+
+    paths = RunPaths(args.output_dir)
+    with open(paths.results, encoding="utf-8") as f:
         test = json.load(f)["test"]
-    with open(os.path.join(args.output_dir, "baselines.json"), encoding="utf-8") as f:
+    with open(paths.baselines, encoding="utf-8") as f:
         baselines = json.load(f)
     better = max(b["R1@0.5"] for b in baselines.values())
     checks = {

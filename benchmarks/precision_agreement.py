@@ -34,7 +34,7 @@ def main(argv=None) -> int:
     import numpy as np
 
     from mgpn_keras.convert import config_from_reference, load_reference_weights
-    from mgpn_keras.metrics import top_moments
+    from mgpn_keras.evaluation.metrics import top_moments
     from mgpn_keras.model import build_mgpn, valid_cell_mask
 
     fixtures = os.path.join(os.path.dirname(ROOT), "shared", "fixtures")

@@ -4,7 +4,7 @@
     candidate cell is the best cell of a training moment (ignores video and query).
 (b) The trained MGPN fed shuffled queries: each video paired with another sample's query,
     scored against the video's own ground truth.
-Both use the reference protocol (mgpn_keras.metrics). MGPN itself is printed beside them.
+Both use the reference protocol (mgpn_keras.evaluation.metrics). MGPN itself is printed beside them.
 
 Usage:
     python benchmarks/synthetic_baselines.py [--run-dir RUN] [--data-dir data/synthetic]
@@ -31,9 +31,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from mgpn_keras.config import load_config, preset
-    from mgpn_keras.metrics import format_table
+    from mgpn_keras.evaluation.metrics import format_table
+    from mgpn_keras.runs.paths import RunPaths
     from mgpn_keras.training.baselines import baseline_results
-    from mgpn_keras.training.runs import prepare_synthetic
+    from mgpn_keras.training.data import prepare_synthetic
     from mgpn_keras.training.trainer import train
 
     cfg = preset("synthetic")
@@ -42,9 +43,10 @@ def main(argv: list[str] | None = None) -> int:
     if run_dir is None:
         run_dir = os.path.join("runs", f"baselines-{time.strftime('%Y%m%d-%H%M%S')}")
         train(cfg, manifest, run_dir, verbose=0)
-    cfg = load_config(os.path.join(run_dir, "config.json"))
-    rows = baseline_results(cfg, manifest, os.path.join(run_dir, "checkpoints"), args.split)
-    with open(os.path.join(run_dir, "results.json"), encoding="utf-8") as f:
+    paths = RunPaths(run_dir)
+    cfg = load_config(paths.config)
+    rows = baseline_results(cfg, manifest, paths.checkpoints, args.split)
+    with open(paths.results, encoding="utf-8") as f:
         results = json.load(f)
     if args.split in results:
         rows = {f"MGPN ({args.split})": results[args.split], **rows}

@@ -17,7 +17,7 @@ if os.environ["KERAS_BACKEND"] != "tensorflow":
         "unset it or set KERAS_BACKEND=tensorflow before importing keras"
     )
 
-__version__ = "0.1.0"
+from mgpn_keras.version import __version__  # noqa: E402,F401
 
 # Every layer is registered with Keras once Keras is imported (so `keras.saving.load_model`
 # works after `import mgpn_keras`), without importing Keras here: `import mgpn_keras.config`
@@ -33,10 +33,14 @@ def __getattr__(name):
         from mgpn_keras.model import build_mgpn
 
         return build_mgpn
-    if name in ("save_to_preset", "from_preset", "resolve_model"):
-        from mgpn_keras import saving
+    if name in ("save_to_preset", "from_preset"):
+        from mgpn_keras.runs import presets
 
-        return getattr(saving, name)
+        return getattr(presets, name)
+    if name == "resolve_model":
+        from mgpn_keras.runs.resolve import resolve_model
+
+        return resolve_model
     if name in ("preset", "load_config", "save_config", "Config"):
         from mgpn_keras import config
 

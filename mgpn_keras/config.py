@@ -100,7 +100,7 @@ class EvalConfig:
     # evaluation, export, predict): "auto" (the one measured faster for the preset's
     # geometry), "dense" or "valid_cells". Training always uses "dense". See mgpn_keras.layout.
     layout: str = "auto"
-    # Long videos (mgpn_keras.serving.windowing): a video longer than window_seconds is cut
+    # Long videos (mgpn_keras.retrieval.windowing): a video longer than window_seconds is cut
     # into windows of that length, overlapping by window_overlap_seconds, and their moments
     # merged. None: twice the p99 of the training moments' lengths, which `mgpn prepare`
     # records (mgpn_keras.datasets.durations says why), and an overlap of half a window.
@@ -368,6 +368,12 @@ def validate(cfg: Config) -> None:
     metrics = metric_names(cfg)
     _require(e.best_metric in metrics, "eval.best_metric", e.best_metric,
              f"one of {metrics}")
+
+
+def model_section(config: Config | ModelConfig) -> ModelConfig:
+    """The `ModelConfig` of a `Config`, or the `ModelConfig` itself: what the model and its
+    layout read, so that both accept either."""
+    return getattr(config, "model", config)
 
 
 def metric_names(cfg: Config) -> list[str]:

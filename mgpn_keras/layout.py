@@ -17,6 +17,7 @@ model's weights load into either with no conversion. They differ in what the 2D 
 
 from __future__ import annotations
 
+from mgpn_keras.config import model_section
 from mgpn_keras.geometry import valid_cells
 from mgpn_keras.valid_cell_plan import valid_cell_plan
 
@@ -34,19 +35,15 @@ VALID_CELL_COMPARISONS = ("group_conv",)
 AUTO_MAX_WORK = 0.8
 
 
-def _model_config(config):
-    return getattr(config, "model", config)
-
-
 def valid_fraction(config) -> float:
     """The fraction of the N x N map's cells that are candidates (0.418 for Charades-STA I3D)."""
-    m = _model_config(config)
+    m = model_section(config)
     return len(valid_cells(m.num_clips, m.num_scale_layers)[0]) / float(m.num_clips ** 2)
 
 
 def valid_cells_unsupported(config) -> str | None:
     """Why `config`'s model has no valid-cell layout, or None when it has one."""
-    m = _model_config(config)
+    m = model_section(config)
     if m.use_choice_comparison and m.comparison not in VALID_CELL_COMPARISONS:
         return (f"the valid-cell layout implements model.comparison in "
                 f"{list(VALID_CELL_COMPARISONS)}; got {m.comparison!r}")
@@ -56,7 +53,7 @@ def valid_cells_unsupported(config) -> str | None:
 def valid_cell_work(config) -> float:
     """The valid-cell layout's convolution work over the dense layout's (0.60 for
     Charades-STA I3D, 0.15 for TACoS); see `valid_cell_plan.ValidCellPlan.computed_cells`."""
-    m = _model_config(config)
+    m = model_section(config)
     if not m.use_choice_comparison:  # no convolution: per-cell work at the valid cells only
         return valid_fraction(config)
     plan = valid_cell_plan(m.num_clips, m.num_scale_layers, m.kernel_size)

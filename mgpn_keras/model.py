@@ -15,7 +15,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from mgpn_keras.config import Config, ModelConfig
+from mgpn_keras.config import Config, ModelConfig, model_section
 from mgpn_keras.geometry import valid_mask
 from mgpn_keras.layers.choice_ranker import ChoiceRanker
 from mgpn_keras.layers.clip_encoder import ClipEncoder
@@ -30,10 +30,6 @@ from mgpn_keras.layers.sequence_encoder import SequenceEncoder
 from mgpn_keras.layout import resolve_layout
 
 INPUT_NAMES = ("word_vectors", "query_mask", "clip_features")
-
-
-def _model_config(config: Config | ModelConfig) -> ModelConfig:
-    return config.model if isinstance(config, Config) else config
 
 
 def mgpn_graph(config: Config | ModelConfig, layout: str | None = None, dtype=None) -> tuple[dict, dict]:
@@ -52,7 +48,7 @@ def mgpn_graph(config: Config | ModelConfig, layout: str | None = None, dtype=No
         dtype: a dtype policy (e.g. "mixed_bfloat16") for every layer but the ranker, which
             stays float32; None follows the global policy.
     """
-    m = _model_config(config)
+    m = model_section(config)
     n, c, scales = m.num_clips, m.hidden_size, m.num_scale_layers
     layout = resolve_layout(m, layout)
     inputs = {
@@ -190,7 +186,7 @@ def copy_weights(source: keras.Model, target: keras.Model) -> None:
 
 def valid_cell_mask(config: Config | ModelConfig):
     """The (N, N) float32 mask of candidate cells, a constant of the configuration."""
-    m = _model_config(config)
+    m = model_section(config)
     return valid_mask(m.num_clips, m.num_scale_layers)
 
 

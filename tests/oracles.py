@@ -1,6 +1,7 @@
 """NumPy oracles of the protocol operations: the implementations the package used before each
-concept moved into `mgpn_keras.protocol` (TensorFlow). Tests compare the two; nothing in the
-package imports this module."""
+concept moved into `mgpn_keras.protocol` (TensorFlow), and, at the end, the package's ops with
+NumPy in and out as the tests call them. Tests compare the two; nothing in the package imports
+this module."""
 
 from __future__ import annotations
 
@@ -122,3 +123,33 @@ def word_ids(vocabulary, tokens) -> list[int]:
     """"" -> 0, vocabulary[k] -> k for k >= 2, any other word -> 1."""
     index = {w: i for i, w in enumerate(vocabulary[2:], 2)}
     return [index.get(t, 1) if t else 0 for t in tokens]
+
+
+# ----------------------------------------------------------------------------- package ops on NumPy
+# The package's protocol operations with NumPy in and out, as the tests call them (the package
+# itself works on batches: `evaluation.metrics.nms_indices`, `protocol.interval_iou`).
+def protocol_iou(a, b) -> np.ndarray:
+    """`mgpn_keras.protocol.interval_iou` of (..., 2) intervals as a float64 array."""
+    from mgpn_keras.protocol.interval_iou import interval_iou
+
+    return interval_iou(np.asarray(a, np.float64), np.asarray(b, np.float64)).numpy()
+
+
+def nms(times, threshold: float, top_k: int | None) -> np.ndarray:
+    """The package's greedy NMS of one query's (K, 2) proposals, best first: (k, 2) kept times."""
+    from mgpn_keras.evaluation.metrics import nms_indices
+
+    times = np.asarray(times, np.float64)
+    if times.ndim != 2 or times.shape[-1] != 2:
+        raise ValueError(f"times have shape {times.shape}, expected (proposals, 2)")
+    keep = nms_indices(times[None], threshold, top_k)[0]
+    return times[keep[keep >= 0]]
+
+
+def batched_nms(times, threshold: float, top_k: int | None) -> list[np.ndarray]:
+    """`nms` for each query of a (B, K, 2) batch; returns B arrays of shape (k_b, 2)."""
+    from mgpn_keras.evaluation.metrics import nms_indices
+
+    times = np.asarray(times, np.float64)
+    keep = nms_indices(times, threshold, top_k)
+    return [t[k[k >= 0]] for t, k in zip(times, keep)]

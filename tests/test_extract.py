@@ -162,7 +162,7 @@ def test_extract_writes_what_prepare_reads_and_resumes(kit, tmp_path, capsys):
             assert p.stat().st_mtime_ns == stamps[p.name]
     np.testing.assert_array_equal(np.load(out / "ntsc.npy"), written["ntsc"])
     # A second run into a folder another run is writing stops at once, naming the folder.
-    from mgpn_keras.training.run_lock import hold_run_folder
+    from mgpn_keras.runs.lock import hold_run_folder
 
     with hold_run_folder(out, "extract"):
         with pytest.raises(SystemExit, match="is in use by process"):
@@ -344,7 +344,7 @@ def test_videos_to_trained_model_to_moments_of_a_video_file(kit, tmp_path, capsy
     """mgpn extract -> mgpn prepare -> train.py (one epoch) -> mgpn export -> predict --video."""
     from mgpn_keras.cli import main
     from mgpn_keras.extract import predict_video
-    from mgpn_keras.serving.predict import load_export, predict
+    from mgpn_keras.retrieval.loaded_export import load_export, predict
     from mgpn_keras.cli import train as train_py  # what train.py runs
 
     data = tmp_path / "charades"
@@ -391,7 +391,7 @@ def test_videos_to_trained_model_to_moments_of_a_video_file(kit, tmp_path, capsy
     np.testing.assert_allclose([[m["start"], m["end"], m["score"]] for m in moments],
                                direct[0], rtol=1e-4, atol=1e-4)
     # A video longer than the retriever's window goes through windowed retrieval.
-    from mgpn_keras.serving.retriever import MomentRetriever
+    from mgpn_keras.retrieval.retriever import MomentRetriever
 
     windowed = MomentRetriever.from_run(run, window_seconds=1.5, window_overlap_seconds=0.5)
     steady = kit["videos"] / "steady30.mp4"

@@ -63,7 +63,7 @@ def _dataset(cfg, seed, count=8, batch=4):
 
 
 def _serving_module(model, cfg):
-    from mgpn_keras.serving.module import MomentRetrievalModule
+    from mgpn_keras.retrieval.module import MomentRetrievalModule
 
     vocabulary = ["<pad>", "<unk>"] + WORDS
     vectors = np.random.default_rng(0).normal(size=(len(vocabulary), cfg.model.word_dim)).astype(np.float32)
@@ -81,7 +81,7 @@ def _request(cfg, seed=0):
 def test_evaluation_and_serving_in_valid_cells_give_the_dense_answers(name):
     from mgpn_keras.config import preset
     from mgpn_keras.model import inference_twin, model_layout
-    from mgpn_keras.training.evaluation import evaluate_model
+    from mgpn_keras.evaluation.model_evaluation import evaluate_model
 
     cfg = preset(name, model=SMALL)
     model = _live_model(cfg, seed=GEOMETRIES.index(name))

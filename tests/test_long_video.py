@@ -1,4 +1,4 @@
-"""Long videos: windowed retrieval (mgpn_keras.serving.windowing) in the Python API, the
+"""Long videos: windowed retrieval (mgpn_keras.retrieval.windowing) in the Python API, the
 SavedModel, `mgpn predict` and `mgpn evaluate --window`.
 
 Two models: an `EventDetector` whose answer is known (it scores a cell by how exactly it covers
@@ -66,7 +66,7 @@ def mgpn():
     """A tiny MGPN whose logits spread (mean 0, deviation 1.5), so no ranking hinges on float
     rounding; its retrievers by windows of 30 s every 20 s (5 a call) and by whole videos."""
     from mgpn_keras.model import build_mgpn, valid_cell_mask
-    from mgpn_keras.serving.retriever import MomentRetriever
+    from mgpn_keras.retrieval.retriever import MomentRetriever
 
     cfg = tiny_config()
     keras.utils.set_random_seed(5)
@@ -103,8 +103,8 @@ def exported(mgpn, tmp_path_factory):
 
 
 def test_a_moment_in_a_later_window_is_found_and_whole_video_inference_misses_it():
-    from mgpn_keras.serving.predict import temporal_iou
-    from mgpn_keras.serving.retriever import MomentRetriever
+    from mgpn_keras.protocol.interval_iou import interval_iou
+    from mgpn_keras.retrieval.retriever import MomentRetriever
 
     cfg = tiny_config()
     vocabulary, vectors = _vocabulary(cfg)
@@ -120,18 +120,18 @@ def test_a_moment_in_a_later_window_is_found_and_whole_video_inference_misses_it
     found = windowed.retrieve(video, 400.0, QUERIES[0])[0]
     assert found[0, 0] >= windows[0, 1], "the moment lies in a later window"
     np.testing.assert_allclose(found[0, :2], [300.0, 310.0], atol=1e-3)
-    assert temporal_iou(found[0, :2], (300.0, 310.0)) > 0.99
+    assert float(interval_iou(found[0, :2], (300.0, 310.0))) > 0.99
     missed = whole.retrieve(video, 400.0, QUERIES[0])[0]
     assert whole.windows(len(video), 400.0) is None
-    assert temporal_iou(missed[0, :2], (300.0, 310.0)) < 0.5  # a 50 s cell at best
+    assert float(interval_iou(missed[0, :2], (300.0, 310.0))) < 0.5  # a 50 s cell at best
 
 
 def _one_window_at_a_time(whole, cfg, features, duration, query):
     """The oracle: every window (of 30 s every 20 s) scored alone as a whole video by the
     score_map signature, its proposals shifted to the video's seconds, the union ranked and
     NMS-kept in NumPy."""
-    from mgpn_keras.metrics import nms_indices, sorted_proposals
-    from mgpn_keras.serving.windowing import window_bounds
+    from mgpn_keras.evaluation.metrics import nms_indices, sorted_proposals
+    from mgpn_keras.retrieval.windowing import window_bounds
 
     clip = duration / len(features)
     times, scores = [], []
@@ -153,7 +153,7 @@ def _one_window_at_a_time(whole, cfg, features, duration, query):
 
 
 def test_batched_windows_equal_one_window_at_a_time(mgpn):
-    from mgpn_keras.serving.retriever import MomentRetriever
+    from mgpn_keras.retrieval.retriever import MomentRetriever
 
     cfg = mgpn.cfg
     features = np.random.default_rng(2).standard_normal((237, cfg.model.input_size))
@@ -175,7 +175,7 @@ def test_batched_windows_equal_one_window_at_a_time(mgpn):
 def test_saved_model_windows_in_the_graph_as_the_python_path(mgpn, exported, tmp_path):
     from mgpn_keras.serving.export import EXPORT_INFO_NAME
 
-    # export_saved_model refuses a graph that would need XLA or cuDNN (serving/portable.py).
+    # export_saved_model refuses a graph that would need XLA or cuDNN (retrieval/portable.py).
     cfg, out = mgpn.cfg, exported
     info = json.loads((out / EXPORT_INFO_NAME).read_text())
     assert info["window_seconds"] == 30.0 and info["window_stride_seconds"] == 20.0
@@ -225,8 +225,8 @@ def test_saved_model_windows_in_the_graph_as_the_python_path(mgpn, exported, tmp
 def test_bad_window_settings_are_one_line_errors(mgpn):
     from mgpn_keras.config import preset
     from mgpn_keras.serving.predict import error_message
-    from mgpn_keras.serving.retriever import MomentRetriever
-    from mgpn_keras.serving.windowing import check_window
+    from mgpn_keras.retrieval.retriever import MomentRetriever
+    from mgpn_keras.retrieval.windowing import check_window
 
     with pytest.raises(ValueError, match=r"^window overlap of 10 s with a window of 10 s: "
                        r"expected an overlap in \[0, 10\) s, shorter than the window$"):
@@ -308,7 +308,7 @@ def test_prepare_records_the_duration_statistics_of_the_default_window(tmp_path)
 
     from mgpn_keras.datasets import load_manifest
     from mgpn_keras.datasets.prepare import prepare
-    from mgpn_keras.serving.windowing import default_window
+    from mgpn_keras.retrieval.windowing import default_window
 
     written = write_layout(tmp_path / "data", "activitynet_npy")
     cfg = small_config("activitynet_npy")

@@ -1,4 +1,4 @@
-"""Evaluation protocol (mgpn_keras.metrics) against the reference fixtures and hand-worked cases."""
+"""Evaluation protocol (mgpn_keras.evaluation.metrics) against the reference fixtures and hand-worked cases."""
 
 import json
 import os
@@ -12,9 +12,11 @@ import pytest
 
 from mgpn_keras.config import metric_names, preset
 from mgpn_keras.geometry import valid_mask
-from mgpn_keras.metrics import (MomentEvaluator, batched_nms, evaluate_moments, format_table,
-                                iou, joint_probabilities, nms, nms_indices, sorted_proposals,
-                                top_moments)
+from mgpn_keras.evaluation.metrics import (MomentEvaluator, evaluate_moments, format_table,
+                                           joint_probabilities, nms_indices, sorted_proposals,
+                                           top_moments)
+from oracles import batched_nms, nms
+from oracles import protocol_iou as iou
 
 REPO = Path(__file__).resolve().parents[1]
 from conftest import load_fixture_io  # noqa: E402
@@ -79,7 +81,9 @@ def test_fixture_proposals_equal_up_to_tie_order(name):
 _EXACT_SCRIPT = r"""
 import json, sys
 import numpy as np
-from mgpn_keras.metrics import batched_nms, iou, sorted_proposals
+from mgpn_keras.evaluation.metrics import sorted_proposals
+from oracles import batched_nms
+from oracles import protocol_iou as iou
 out = {}
 for name in sys.argv[2:]:
     with np.load(f"{sys.argv[1]}/{name}_io.npz", allow_pickle=False) as d:
@@ -117,7 +121,7 @@ def test_fixture_exact_order_with_the_reference_sort_kernel():
     if not features.get("AVX2"):
         pytest.skip("the fixtures' tie order is numpy's AVX2 sort; this CPU has no AVX2")
     above_avx2 = [f for f in dispatch if f == "X86_V4" or f.startswith("AVX512")]
-    path = os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])
+    path = os.pathsep.join([str(REPO), str(REPO / "tests"), os.environ.get("PYTHONPATH", "")])
     env = dict(os.environ, PYTHONPATH=path)
     env.pop("NPY_ENABLE_CPU_FEATURES", None)
     if any(features.get(f) for f in above_avx2):

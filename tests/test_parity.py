@@ -48,7 +48,7 @@ def test_loss_matches_within_1e_6(fixture_run):
 
 
 def _proposals(io, score_map):
-    from mgpn_keras.metrics import joint_probabilities, sorted_proposals
+    from mgpn_keras.evaluation.metrics import joint_probabilities, sorted_proposals
 
     joint = joint_probabilities(score_map[:, 0], [15, 8], 32)
     return sorted_proposals(joint, np.full(3, float(io["duration"])), 32)
@@ -63,7 +63,8 @@ def test_proposals_match_reference_pipeline_end_to_end(fixture_run):
     there the check is that each of our top-20 cells has, in the reference's own
     joint_prob, the score of the reference's proposal at that rank (within 1e-6).
     """
-    from mgpn_keras.metrics import iou, nms
+    from oracles import nms
+    from oracles import protocol_iou as iou
 
     name, flat, io, out = fixture_run
     times, _ = _proposals(io, out["score_map"])
@@ -86,7 +87,8 @@ def test_proposals_match_reference_pipeline_end_to_end(fixture_run):
 def test_proposals_from_reference_scores_match_exactly():
     """The evaluation pipeline alone, fed the reference's joint_prob, on small_gain whose
     top proposals have no tied scores (tests/test_metrics.py covers `small`'s ties)."""
-    from mgpn_keras.metrics import nms, sorted_proposals
+    from mgpn_keras.evaluation.metrics import sorted_proposals
+    from oracles import nms
 
     _, _, io = _load("small_gain")
     times, _ = sorted_proposals(io["joint_prob"][:, 0], np.full(3, float(io["duration"])), 32)

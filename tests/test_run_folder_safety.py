@@ -20,7 +20,7 @@ ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1")
 
 HOLDER = textwrap.dedent("""
     import sys, time
-    from mgpn_keras.training.run_lock import hold_run_folder
+    from mgpn_keras.runs.lock import hold_run_folder
     with hold_run_folder(sys.argv[1], "holder"):
         print("HELD", flush=True)
         time.sleep(600)
@@ -28,7 +28,7 @@ HOLDER = textwrap.dedent("""
 
 
 def test_a_held_folder_is_refused_naming_the_holder_and_taken_over_after_kill(tmp_path):
-    from mgpn_keras.training.run_lock import RunFolderInUse, hold_run_folder
+    from mgpn_keras.runs.lock import RunFolderInUse, hold_run_folder
 
     run = tmp_path / "run"
     holder = subprocess.Popen([sys.executable, "-c", HOLDER, os.fspath(run)], env=ENV,
@@ -58,7 +58,7 @@ def test_a_held_folder_is_refused_naming_the_holder_and_taken_over_after_kill(tm
 
 
 def _backup_pair_is_consistent(backup):
-    from mgpn_keras.training.backup_files import sha256_of
+    from mgpn_keras.runs.backup_files import sha256_of
 
     try:
         state = json.loads((backup / "state.json").read_text())
@@ -125,7 +125,7 @@ def test_no_usable_backup_stops_with_an_error_instead_of_starting_over(tmp_path)
     from conftest import tiny_config
 
     from mgpn_keras.model import build_mgpn
-    from mgpn_keras.training import backup_files
+    from mgpn_keras.runs import backup_files
     from mgpn_keras.training.resume import (CorruptBackup, TrainingState, restore_backup,
                                             save_backup)
     from mgpn_keras.training.trainer import compile_model

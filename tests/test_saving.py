@@ -43,7 +43,7 @@ def saved(tmp_path_factory):
     import keras
 
     from mgpn_keras.model import build_mgpn
-    from mgpn_keras.saving import save_to_preset
+    from mgpn_keras.runs.presets import save_to_preset
     from mgpn_keras.training.trainer import compile_model
 
     root = tmp_path_factory.mktemp("saved")
@@ -75,7 +75,7 @@ def test_keras_file_and_preset_folder_reload_in_a_fresh_process(saved):
 
 def test_preset_folder_has_keras_hubs_layout_and_its_assets(saved):
     from mgpn_keras.config import load_config
-    from mgpn_keras.saving import load_preset
+    from mgpn_keras.runs.presets import load_preset
 
     root, cfg, vocabulary, vectors, expected = saved
     folder = root / "preset"
@@ -95,7 +95,8 @@ def test_preset_folder_has_keras_hubs_layout_and_its_assets(saved):
 
 
 def test_resolve_model_names_what_a_folder_lacks(saved, tmp_path):
-    from mgpn_keras.saving import resolve_model, save_to_preset
+    from mgpn_keras.runs.presets import save_to_preset
+    from mgpn_keras.runs.resolve import resolve_model
 
     root, cfg, vocabulary, vectors, _ = saved
     with pytest.raises(FileNotFoundError, match="neither a model preset folder"):

@@ -84,10 +84,10 @@ def served(tmp_path_factory):
 # ----------------------------------------------------------------------------- helpers
 def in_process(s, queries, videos, durations, top_k=None, nms_threshold=None):
     """The reference path: prepare's tokeniser and ids, NumPy features, the Keras model, then
-    `mgpn_keras.metrics.top_moments`. Returns (moments per query, logits)."""
+    `mgpn_keras.evaluation.metrics.top_moments`. Returns (moments per query, logits)."""
     from oracles import model_clips, word_ids
     from mgpn_keras.datasets.prepare import tokenize
-    from mgpn_keras.metrics import top_moments
+    from mgpn_keras.evaluation.metrics import top_moments
 
     cfg = s.cfg
     ids = [word_ids(s.vocabulary, tokens) for tokens in tokenize(list(queries))]
@@ -107,7 +107,7 @@ def in_process(s, queries, videos, durations, top_k=None, nms_threshold=None):
 
 
 def _assert_no_near_ties(s, logits, gap=1e-5):
-    from mgpn_keras.metrics import joint_probabilities
+    from mgpn_keras.evaluation.metrics import joint_probabilities
 
     prob = joint_probabilities(logits, s.cfg.model.num_scale_layers)
     mask = prob[0] > 0
@@ -137,7 +137,7 @@ def assert_same_moments(outputs, expected):
 # ----------------------------------------------------------------------------- the export
 def test_export_folder_and_recorded_facts(served):
     from mgpn_keras.serving.export import EXPORT_INFO_NAME, read_graph_def
-    from mgpn_keras.serving.portable import non_portable_parts
+    from mgpn_keras.retrieval.portable import non_portable_parts
 
     cfg, export = served.cfg, served.export
     assert (export / "saved_model.pb").is_file() and (export / "variables").is_dir()
@@ -338,7 +338,7 @@ def test_any_clip_count_and_the_score_map_signature(served):
         expected, logits = in_process(served, QUERIES[:1], videos, [20.0])
         _assert_no_near_ties(served, logits)
         assert_same_moments(call(served, QUERIES[:1], videos, [20.0]), expected)
-    from mgpn_keras.metrics import joint_probabilities
+    from mgpn_keras.evaluation.metrics import joint_probabilities
 
     maps = call(served, QUERIES, served.videos, DURATIONS,
                 served.loaded.signatures["score_map"])["score_map"]
@@ -417,7 +417,8 @@ def test_bad_request_through_a_rest_body_fails_in_the_graph(served):
 @pytest.mark.parametrize("clips", [1, 2, 31, 32, 33, 64, 100, 257])
 def test_in_graph_averaging_equals_the_reference_exactly(clips):
     import oracles as features
-    from mgpn_keras.serving.preprocess import average_to_fixed_length, l2_normalize
+    from mgpn_keras.protocol.clip_averaging import average_to_fixed_length
+    from mgpn_keras.protocol.l2_normalize import l2_normalize
 
     x = np.random.default_rng(clips).standard_normal((2, clips, 7)).astype(np.float32)
     got = average_to_fixed_length(tf.constant(x), 32).numpy()
@@ -432,14 +433,14 @@ def test_in_graph_averaging_equals_the_reference_exactly(clips):
     (8, [3, 2], 5, 0.45), (16, [15], 5, 0.44), (32, [15, 8], 10, 0.5), (8, [3, 2], 20, 0.3)])
 def test_in_graph_nms_equals_the_reference_exactly(num_clips, scales, top_k, threshold):
     from mgpn_keras.geometry import valid_mask
-    from mgpn_keras.metrics import top_moments
-    from mgpn_keras.serving import moments
+    from mgpn_keras.evaluation.metrics import top_moments
+    from mgpn_keras.protocol import nms
 
     rng = np.random.default_rng(num_clips + top_k)
     logits = rng.standard_normal((3, num_clips, num_clips)).astype(np.float32) * 2
     prob = (1 / (1 + np.exp(-logits)) * valid_mask(num_clips, scales)).astype(np.float32)
     duration = np.array([30.5, 12.25, 100.0], np.float32)
-    got = moments.top_moments(tf.constant(prob), tf.constant(duration), num_clips, threshold,
+    got = nms.top_moments(tf.constant(prob), tf.constant(duration), num_clips, threshold,
                               top_k)
     got = {k: v.numpy() for k, v in got.items()}
     for b, expected in enumerate(top_moments(prob, duration, num_clips, threshold, top_k)):
@@ -447,7 +448,7 @@ def test_in_graph_nms_equals_the_reference_exactly(num_clips, scales, top_k, thr
         np.testing.assert_array_equal(got["start"][b, :k], expected[:, 0].astype(np.float32))
         np.testing.assert_array_equal(got["end"][b, :k], expected[:, 1].astype(np.float32))
         np.testing.assert_array_equal(got["score"][b, :k], expected[:, 2].astype(np.float32))
-        assert np.all(got["score"][b, k:] == moments.NO_MOMENT_SCORE)
+        assert np.all(got["score"][b, k:] == nms.NO_MOMENT_SCORE)
 
 
 def test_portable_tracing_avoids_cudnn_and_xla(served):
@@ -457,7 +458,7 @@ def test_portable_tracing_avoids_cudnn_and_xla(served):
 
     import keras
 
-    from mgpn_keras.serving.portable import non_portable_parts, portable_tracing
+    from mgpn_keras.retrieval.portable import non_portable_parts, portable_tracing
 
     def traced(model, spec):
         function = tf.function(lambda x: model(x, training=False))

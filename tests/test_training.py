@@ -77,7 +77,8 @@ def test_evaluate_cli_reproduces_test_results(trained_run):
 
 def test_run_writes_a_preset_folder_that_evaluates_and_exports_like_the_run(trained_run, tiny, tmp_path, capsys):
     from mgpn_keras.cli import main
-    from mgpn_keras.saving import load_preset, resolve_model
+    from mgpn_keras.runs.presets import load_preset
+    from mgpn_keras.runs.resolve import resolve_model
 
     run, results = trained_run
     _, cfg, manifest = tiny
@@ -87,7 +88,7 @@ def test_run_writes_a_preset_folder_that_evaluates_and_exports_like_the_run(trai
     assert main(["evaluate", "--model", os.fspath(run / "model"), "--shards", os.fspath(Path(manifest).parent),
                  "--split", "val", "--predictions", os.fspath(predictions)]) == 0
     assert len(json.loads(predictions.read_text())) == 24
-    from mgpn_keras.training.run_evaluation import evaluate_run
+    from mgpn_keras.evaluation.run_evaluation import evaluate_run
 
     val = evaluate_run(os.fspath(run / "model"), "val", verbose=False, manifest=manifest)
     assert val == pytest.approx(results["val"], abs=1e-9)  # the best epoch's weights

@@ -61,7 +61,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mgpn_keras.metrics import format_table
+    from mgpn_keras.evaluation.metrics import format_table
 
     title = f"{args.run_dir}: {args.split} split"
     manifest = args.shards
@@ -70,13 +70,13 @@ def run(args: argparse.Namespace) -> int:
     if args.window is None:
         if args.window_overlap is not None or args.data_dir or args.features:
             raise UsageError("--window-overlap, --data-dir and --features need --window")
-        from mgpn_keras.training.run_evaluation import evaluate_run
+        from mgpn_keras.evaluation.run_evaluation import evaluate_run
 
         results = evaluate_run(args.run_dir, args.split, args.weights, verbose=not args.quiet,
                                predictions_out=args.predictions, manifest=manifest,
                                layout=args.layout)
     else:
-        from mgpn_keras.training.windowed_evaluation import evaluate_run_windowed
+        from mgpn_keras.evaluation.windowed import evaluate_run_windowed
 
         if manifest:
             raise UsageError("--shards applies without --window; the windowed evaluation reads "

@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _retriever(path):
     """An export folder's retriever, or one built in memory from a preset or run folder."""
-    from mgpn_keras.serving.retriever import MomentRetriever
+    from mgpn_keras.retrieval.retriever import MomentRetriever
 
     if (Path(path) / "saved_model.pb").is_file():
         return MomentRetriever.from_export(path)

@@ -48,7 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mgpn_keras.training.runs import new_run_dir, training_manifest, unfinished_run
+    from mgpn_keras.runs.paths import new_run_dir, unfinished_run
+    from mgpn_keras.training.data import training_manifest
 
     cfg = resolve_config(args)
     verbose = not args.quiet
@@ -69,18 +70,19 @@ def run(args: argparse.Namespace) -> int:
     elapsed = time.time() - start
 
     from mgpn_keras.atomic import write_json
-    from mgpn_keras.metrics import format_table
+    from mgpn_keras.evaluation.metrics import format_table
+    from mgpn_keras.runs.paths import RunPaths
 
     rows = {f"MGPN ({split})": res for split, res in results.items()}
     if cfg.data.dataset == "synthetic" and not args.no_baselines and "test" in results:
         from mgpn_keras.training.baselines import baseline_results
 
-        rows.update(baseline_results(cfg, manifest, os.path.join(output_dir, "checkpoints")))
-        write_json(os.path.join(output_dir, "baselines.json"),
+        rows.update(baseline_results(cfg, manifest, RunPaths(output_dir).checkpoints))
+        write_json(RunPaths(output_dir).baselines,
                    {k: v for k, v in rows.items() if not k.startswith("MGPN")}, indent=2)
     for title, res in rows.items():
         print(format_table(res, title))
-    print(f"wall time {elapsed / 60:.1f} min; results in {os.path.join(output_dir, 'results.json')}")
+    print(f"wall time {elapsed / 60:.1f} min; results in {RunPaths(output_dir).results}")
     return 0
 
 

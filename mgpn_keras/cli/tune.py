@@ -86,7 +86,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mgpn_keras.training.runs import training_manifest
+    from mgpn_keras.training.data import training_manifest
     from mgpn_keras.tuning.search_space import SearchSpace
 
     # --epochs is the per-trial budget; the base config (and best_config.json) keeps its schedule.

@@ -190,7 +190,7 @@ def prepare(cfg: Config, data_dir: str | os.PathLike, out_dir: str | os.PathLike
             "unknown_token_rate": unknown_tokens / max(total_tokens, 1),
             "seconds": round(time.time() - started, 2), "shards_reused": reused,
             "shards_rebuilt": rebuilt,
-            # The default window of long-video retrieval (mgpn_keras.serving.windowing).
+            # The default window of long-video retrieval (mgpn_keras.retrieval.windowing).
             "durations": {s: duration_statistics(v) for s, v in records.items()}}
     content = manifest_lib.manifest_dict(
         cfg, vocabulary, VECTORS_NAME, {s: len(v) for s, v in kept.items()}, dropped,

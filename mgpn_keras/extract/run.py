@@ -11,7 +11,7 @@ from mgpn_keras.extract.decoding import VideoError, find_videos, video_id
 from mgpn_keras.extract.features import DEFAULT_BATCH_SIZE, video_features
 from mgpn_keras.extract.specs import FeatureSpec, load_spec
 from mgpn_keras.extract.writing import FeatureWriter, parts_folder
-from mgpn_keras.training.run_lock import hold_run_folder
+from mgpn_keras.runs.lock import hold_run_folder
 
 
 def extract_videos(videos: str | os.PathLike, backbone: str | os.PathLike | Backbone,

@@ -1,6 +1,6 @@
 """From a video file and sentences to moments: extract its features, then retrieve.
 
-Retrieval goes through `serving.retriever.MomentRetriever`, so a video longer than the export's
+Retrieval goes through `retrieval.retriever.MomentRetriever`, so a video longer than the export's
 window is answered by windowed retrieval (docs/long_video.md), as `mgpn predict` does.
 """
 
@@ -42,8 +42,8 @@ def predict_video(export, video: str | os.PathLike, queries: list[str],
         batch_size: clips per backbone call.
         with_score_map: also return the score maps (for plots).
     """
-    from mgpn_keras.serving.predict import LoadedExport
-    from mgpn_keras.serving.retriever import MomentRetriever
+    from mgpn_keras.retrieval.loaded_export import LoadedExport
+    from mgpn_keras.retrieval.retriever import MomentRetriever
 
     if isinstance(export, LoadedExport):
         retriever = MomentRetriever(export.serve, export.score_map, export.info)

@@ -8,8 +8,11 @@ import tensorflow as tf
 def interval_iou(a, b) -> tf.Tensor:
     """IoU of [start, end] intervals, broadcasting, in float64.
 
-    The union is the hull `max(ends) - min(starts)`, so disjoint intervals give 0. Two
-    zero-length intervals at the same point give NaN (0 / 0), as in the reference.
+    The package's one interval IoU (the evaluation, `mgpn predict`'s table and the tests use
+    it). The union is the hull `max(ends) - min(starts)`, so disjoint intervals give 0.
+    NaN rule: two zero-length intervals at the same point give NaN (0 / 0), as in the
+    reference; it is kept, not replaced by 0, so that `NaN > t` counts no hit and a mean
+    over such a query shows it.
 
     Args:
         a: (..., 2) [start, end] intervals.

@@ -4,7 +4,7 @@
 
 The last folder of --out is the model version, an integer, as TensorFlow Serving requires
 (it serves the highest version under the model's base path, here `export/mgpn`). The
-SavedModel's signatures are described in `mgpn_keras.serving.module`; `mgpn_export.json`
+SavedModel's signatures are described in `mgpn_keras.retrieval.module`; `mgpn_export.json`
 beside `saved_model.pb` records the preset, top-k, NMS threshold, geometry and sources.
 
 The model is exported in the inference layout (`eval.layout`, "auto" by default: the one
@@ -23,8 +23,10 @@ import os
 import time
 from pathlib import Path
 
+from mgpn_keras.retrieval.loaded_export import EXPORT_INFO_NAME
+from mgpn_keras.version import __version__
+
 EXPORT_FORMAT = "mgpn_keras.export/1"
-EXPORT_INFO_NAME = "mgpn_export.json"
 SIGNATURES = ("serving_default", "score_map")
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 
@@ -80,12 +82,11 @@ def export_saved_model(model, cfg, vocabulary, vectors, out_dir: str | os.PathLi
     """
     import tensorflow as tf
 
-    import mgpn_keras
     from mgpn_keras.atomic import atomic_path
     from mgpn_keras.layout import resolve_layout
     from mgpn_keras.model import inference_twin, model_layout, model_precision
-    from mgpn_keras.serving.module import INPUT_SIGNATURE, OUTPUT_NAMES, MomentRetrievalModule
-    from mgpn_keras.serving.portable import non_portable_parts, portable_tracing
+    from mgpn_keras.retrieval.module import INPUT_SIGNATURE, OUTPUT_NAMES, MomentRetrievalModule
+    from mgpn_keras.retrieval.portable import non_portable_parts, portable_tracing
 
     if precision is not None and precision not in PRECISIONS:
         raise ValueError(f"precision {precision!r}; expected one of {list(PRECISIONS)}")
@@ -95,7 +96,7 @@ def export_saved_model(model, cfg, vocabulary, vectors, out_dir: str | os.PathLi
     info = {
         "format": EXPORT_FORMAT,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "mgpn_keras_version": mgpn_keras.__version__,
+        "mgpn_keras_version": __version__,
         "tensorflow_version": tf.__version__,
         "source": dict(source or {}),
         "layout": model_layout(model),
@@ -144,15 +145,15 @@ def read_graph_def(export_dir: str | os.PathLike):
 
 def find_weights(run_dir: str | os.PathLike) -> Path:
     """The weights of a run folder: checkpoints/best.weights.h5, else backup/latest.weights.h5."""
-    from mgpn_keras.saving import run_weights
-    from mgpn_keras.training.runs import RunPaths
+    from mgpn_keras.runs.paths import RunPaths
+    from mgpn_keras.runs.resolve import run_weights
 
     return Path(run_weights(RunPaths(os.fspath(run_dir))))
 
 
 def _resolve(run_dir, weights, manifest, layout, precision):
-    """`saving.resolve_model` after the checks that name a bad argument."""
-    from mgpn_keras.saving import resolve_model
+    """`runs.resolve.resolve_model` after the checks that name a bad argument."""
+    from mgpn_keras.runs.resolve import resolve_model
 
     if precision not in PRECISIONS:
         raise ValueError(f"precision {precision!r}; expected one of {list(PRECISIONS)}")
@@ -166,7 +167,7 @@ def load_run(run_dir: str | os.PathLike, weights: str | os.PathLike | None = Non
              manifest: str | os.PathLike | None = None, *, layout: str | None = None,
              precision: str = "float32"):
     """(model with weights, Config, Manifest or None, weights file) of a trained model: a run
-    folder or a preset folder (`mgpn_keras.saving.resolve_model`).
+    folder or a preset folder (`mgpn_keras.runs.resolve.resolve_model`).
 
     Args:
         run_dir: the folder `train` wrote (config.json, manifest.json, checkpoints/), or a
@@ -176,10 +177,10 @@ def load_run(run_dir: str | os.PathLike, weights: str | os.PathLike | None = Non
         layout: the 2D stage's layout (default: the run's `eval.layout`).
         precision: the layers' dtype policy, one of `PRECISIONS` (default float32).
     """
-    from mgpn_keras.saving import WEIGHTS_FILE
+    from mgpn_keras.runs.files import PRESET_WEIGHTS_FILE
 
     resolved = _resolve(run_dir, weights, manifest, layout, precision)
-    weight_file = resolved.source.get("weights") or os.path.join(os.fspath(run_dir), WEIGHTS_FILE)
+    weight_file = resolved.source.get("weights") or os.path.join(os.fspath(run_dir), PRESET_WEIGHTS_FILE)
     return resolved.model, resolved.config, resolved.data, Path(weight_file)
 
 
@@ -207,7 +208,7 @@ def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike, *,
         layout: the 2D stage's layout (default: the run's `eval.layout`, "auto").
         precision: the exported layers' dtype policy, one of `PRECISIONS`.
     """
-    from mgpn_keras.serving.windowing import check_window, default_window
+    from mgpn_keras.retrieval.windowing import check_window, default_window
 
     check_version_folder(out_dir, overwrite)  # fail before the slow part
     if window_seconds is not None:

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-# A bad request of each kind and the InvalidArgumentError it must raise (serving/validation.py).
+# A bad request of each kind and the InvalidArgumentError it must raise (retrieval/validation.py).
 BAD_KINDS = {
     "empty_query": "is empty",
     "zero_duration": "is 0 seconds, expected a positive",

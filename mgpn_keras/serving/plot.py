@@ -1,6 +1,6 @@
 """The figure of `mgpn predict --plot`: the N x N score map with the top moments marked, and a
 timeline of the video with the moments (and the ground truth). For a video retrieved by windows
-(`mgpn_keras.serving.windowing`) the timeline alone, with the windows above the merged
+(`mgpn_keras.retrieval.windowing`) the timeline alone, with the windows above the merged
 moments."""
 
 from __future__ import annotations

@@ -7,7 +7,8 @@
     mgpn predict --export export/mgpn/1 --video 3MSZA.mp4 --spec charades_i3d \
         --backbone i3d_savedmodel/ --query "person opens the door"
 
-It loads the export with `tf.saved_model.load` and calls its signatures, as a server would:
+The export is loaded and queried by `mgpn_keras.retrieval.loaded_export` (`load_export`,
+`predict`), with `tf.saved_model.load` and its signatures, as a server would:
 the features are the raw (clips, width) array of the video; tokenisation, word vectors,
 normalisation and averaging happen in the exported graph, and so does windowing: a video
 longer than the export's `window_seconds` is retrieved by overlapping windows (the plot then
@@ -16,47 +17,12 @@ shows the windows and the merged moments).
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import os
 from pathlib import Path
 
 import numpy as np
 
-from mgpn_keras.serving.export import EXPORT_INFO_NAME
-
-
-@dataclasses.dataclass
-class LoadedExport:
-    """A reloaded export: its two signatures and what `mgpn_export.json` records."""
-
-    path: Path
-    serve: object  # the serving_default concrete function
-    score_map: object  # the score_map concrete function
-    info: dict
-
-    @property
-    def num_clips(self) -> int:
-        return int(self.info["num_clips"])
-
-
-def load_export(path: str | os.PathLike) -> LoadedExport:
-    """Load an export folder (the version folder holding saved_model.pb)."""
-    import tensorflow as tf
-    import tensorflow_text  # noqa: F401  (registers the tokeniser's ops)
-
-    path = Path(path)
-    if not (path / "saved_model.pb").is_file():
-        raise FileNotFoundError(f"export {str(path)!r} has no saved_model.pb; expected a "
-                                f"version folder written by `mgpn export`, e.g. export/mgpn/1")
-    loaded = tf.saved_model.load(str(path))
-    info_file = path / EXPORT_INFO_NAME
-    if info_file.is_file():
-        info = json.loads(info_file.read_text(encoding="utf-8"))
-    else:  # the same facts, as saved in the graph
-        info = json.loads(loaded.metadata_json.numpy().decode("utf-8"))
-    return LoadedExport(path, loaded.signatures["serving_default"],
-                        loaded.signatures["score_map"], info)
+from mgpn_keras.protocol.interval_iou import interval_iou
 
 
 def error_message(exc: Exception) -> str:
@@ -68,46 +34,6 @@ def error_message(exc: Exception) -> str:
             line = line.split("assertion failed:", 1)[1].strip()
             return line[1:-1] if line.startswith("[") and line.endswith("]") else line
     return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
-
-
-def predict(export: LoadedExport, queries: list[str], features: np.ndarray, duration: float,
-            *, with_score_map: bool = False):
-    """Top moments of each query in one video.
-
-    Args:
-        export: `load_export(...)`.
-        queries: sentences.
-        features: the video's raw (clips, width) features.
-        duration: the video's length in seconds.
-        with_score_map: also return the (len(queries), N, N) joint probabilities.
-
-    Returns:
-        A list with one float64 array (k_q, 3) per query, [start_s, end_s, score] best
-        first (padding rows of queries with fewer than top-k moments left out); with
-        `with_score_map`, the pair (that list, score maps).
-
-    Raises:
-        tf.errors.InvalidArgumentError: the graph rejected the request (its message says why).
-    """
-    import tensorflow as tf
-
-    features = np.asarray(features, np.float32)
-    if features.ndim != 2:
-        raise ValueError(f"features have shape {features.shape}, expected (clips, width)")
-    count = len(queries)
-    inputs = {
-        "query": tf.constant(list(queries), tf.string),
-        "video_features": tf.constant(np.broadcast_to(features, (count, *features.shape))),
-        "duration": tf.constant(np.full((count,), duration, np.float32)),
-    }
-    out = {k: v.numpy() for k, v in export.serve(**inputs).items()}
-    moments = []
-    for q in range(count):
-        rows = np.stack([out["start"][q], out["end"][q], out["score"][q]], axis=-1)
-        moments.append(rows[rows[:, 2] >= 0].astype(np.float64))
-    if not with_score_map:
-        return moments
-    return moments, export.score_map(**inputs)["score_map"].numpy()
 
 
 def read_features(path: str | os.PathLike, video_id: str | None = None) -> np.ndarray:
@@ -131,17 +57,9 @@ def read_features(path: str | os.PathLike, video_id: str | None = None) -> np.nd
     return array.astype(np.float32)
 
 
-def temporal_iou(moment, gt) -> float:
-    """IoU of one [start, end] moment with the ground truth (`protocol.interval_iou`); 0 where
-    both are the same empty interval."""
-    from mgpn_keras.protocol.interval_iou import interval_iou
-
-    value = float(interval_iou([moment[0], moment[1]], [gt[0], gt[1]]))
-    return 0.0 if value != value else value  # NaN (0 / 0) -> 0
-
-
 def format_moments(query: str, moments: np.ndarray, gt=None) -> str:
-    """A text table of one query's moments (with IoU against `gt` when given)."""
+    """A text table of one query's moments (with IoU against `gt` when given: the protocol's
+    `interval_iou`, so a zero-length moment on a zero-length `gt` shows nan)."""
     lines = [f"query: {query}"]
     if gt is not None:
         lines.append(f"  ground truth: {gt[0]:.2f} s - {gt[1]:.2f} s")
@@ -150,7 +68,7 @@ def format_moments(query: str, moments: np.ndarray, gt=None) -> str:
     for rank, (start, end, score) in enumerate(moments, 1):
         row = f"  {rank:4d}  {start:10.2f}  {end:8.2f}  {score:6.4f}"
         if gt is not None:
-            row += f"  {temporal_iou((start, end), gt):5.3f}"
+            row += f"  {float(interval_iou([start, end], [gt[0], gt[1]])):5.3f}"
         lines.append(row)
     if len(moments) == 0:
         lines.append("  (no moment)")

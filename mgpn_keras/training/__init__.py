@@ -1,1 +1,1 @@
-"""Training: strategies, the reference schedule, evaluation callback, resumable fit loop."""
+"""Training: strategies, the reference schedule, checkpoints and backups, resumable fit loop."""

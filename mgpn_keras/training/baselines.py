@@ -9,6 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from mgpn_keras.config import Config
+from mgpn_keras.runs.files import BEST_WEIGHTS
 
 
 def moment_prior(cfg: Config, manifest) -> np.ndarray:
@@ -30,7 +31,7 @@ def moment_prior(cfg: Config, manifest) -> np.ndarray:
 
 def evaluate_prior(cfg: Config, manifest, split: str = "test") -> dict:
     from mgpn_keras.datasets import make_dataset
-    from mgpn_keras.metrics import MomentEvaluator
+    from mgpn_keras.evaluation.metrics import MomentEvaluator
 
     prior = moment_prior(cfg, manifest)
     evaluator = MomentEvaluator.for_config(cfg, from_logits=False)
@@ -45,8 +46,8 @@ def evaluate_shuffled_queries(cfg: Config, manifest, model, split: str = "test")
     """The trained model, each video paired with another sample's query (rolled by one
     within the batch), scored against the video's own ground truth."""
     from mgpn_keras.datasets import make_dataset
-    from mgpn_keras.metrics import MomentEvaluator
-    from mgpn_keras.training.evaluation import inference_function
+    from mgpn_keras.evaluation.metrics import MomentEvaluator
+    from mgpn_keras.evaluation.model_evaluation import inference_function
 
     infer = inference_function(model)
     evaluator = MomentEvaluator.for_config(cfg)
@@ -65,7 +66,7 @@ def baseline_results(cfg: Config, manifest_path: str, checkpoint_dir: str, split
 
     manifest = load_manifest(manifest_path)
     model = build_mgpn(cfg)
-    model.load_weights(os.path.join(checkpoint_dir, "best.weights.h5"))
+    model.load_weights(os.path.join(checkpoint_dir, BEST_WEIGHTS))
     return {
         f"moment prior ({split})": evaluate_prior(cfg, manifest, split),
         f"shuffled queries ({split})": evaluate_shuffled_queries(cfg, manifest, model, split),

@@ -6,10 +6,9 @@ import os
 
 import keras
 
-from mgpn_keras.training import backup_files
+from mgpn_keras.runs import backup_files
+from mgpn_keras.runs.files import BEST_WEIGHTS
 from mgpn_keras.training.resume import TrainingState
-
-BEST_WEIGHTS = "best.weights.h5"
 
 
 class BestCheckpoint(keras.callbacks.Callback):

@@ -24,13 +24,10 @@ from dataclasses import dataclass
 import keras
 
 from mgpn_keras import atomic
-from mgpn_keras.training import backup_files
-from mgpn_keras.training.backup_files import CorruptBackup
-
-STATE_NAME = "state.json"
-PREVIOUS_STATE_NAME = "previous.state.json"
-LATEST_WEIGHTS = "latest.weights.h5"
-PREVIOUS_WEIGHTS = "previous.weights.h5"
+from mgpn_keras.runs import backup_files
+from mgpn_keras.runs.backup_files import CorruptBackup
+from mgpn_keras.runs.files import LATEST_WEIGHTS, PREVIOUS_WEIGHTS
+from mgpn_keras.runs.files import PREVIOUS_STATE_FILE, STATE_FILE
 
 
 @dataclass
@@ -73,12 +70,12 @@ def save_backup(model: keras.Model, state: TrainingState, backup_dir: str) -> No
     for new, old in ((LATEST_WEIGHTS, PREVIOUS_WEIGHTS),
                      (LATEST_WEIGHTS + backup_files.CHECKSUM_SUFFIX,
                       PREVIOUS_WEIGHTS + backup_files.CHECKSUM_SUFFIX),
-                     (STATE_NAME, PREVIOUS_STATE_NAME)):
+                     (STATE_FILE, PREVIOUS_STATE_FILE)):
         if os.path.exists(join(new)):
             atomic.rename(join(new), join(old))
     state.optimizer_steps = int(model.optimizer.iterations.numpy()) if model.optimizer else 0
     state.weights_sha256 = backup_files.save_weights(model, join(LATEST_WEIGHTS))
-    atomic.write_json(join(STATE_NAME), dataclasses.asdict(state))
+    atomic.write_json(join(STATE_FILE), dataclasses.asdict(state))
 
 
 def restore_backup(model: keras.Model, backup_dir: str) -> TrainingState:
@@ -90,7 +87,7 @@ def restore_backup(model: keras.Model, backup_dir: str) -> TrainingState:
         CorruptBackup: backups exist but none is usable (each reason named).
     """
     join = lambda name: os.path.join(backup_dir, name)  # noqa: E731
-    states = [join(n) for n in (STATE_NAME, PREVIOUS_STATE_NAME) if os.path.exists(join(n))]
+    states = [join(n) for n in (STATE_FILE, PREVIOUS_STATE_FILE) if os.path.exists(join(n))]
     if not states:
         return TrainingState()
     weights = [join(n) for n in (LATEST_WEIGHTS, PREVIOUS_WEIGHTS) if os.path.exists(join(n))]
@@ -142,8 +139,8 @@ def _promote(backup_dir: str, state_path: str, weights: str) -> None:
         sidecar = weights + backup_files.CHECKSUM_SUFFIX
         if os.path.exists(sidecar):
             atomic.rename(sidecar, latest + backup_files.CHECKSUM_SUFFIX)
-    if state_path != os.path.join(backup_dir, STATE_NAME):
-        atomic.rename(state_path, os.path.join(backup_dir, STATE_NAME))
+    if state_path != os.path.join(backup_dir, STATE_FILE):
+        atomic.rename(state_path, os.path.join(backup_dir, STATE_FILE))
 
 
 class StepBackup(keras.callbacks.Callback):

@@ -11,14 +11,16 @@ import tensorflow as tf
 
 from mgpn_keras.atomic import write_json
 from mgpn_keras.config import Config, metric_names, save_config
-from mgpn_keras.training import backup_files
+from mgpn_keras.evaluation.callback import EvaluationCallback
+from mgpn_keras.evaluation.model_evaluation import evaluate_model, ordered
+from mgpn_keras.runs import backup_files
+from mgpn_keras.runs.lock import hold_run_folder
+from mgpn_keras.runs.paths import RunPaths
+from mgpn_keras.runs.results import merge_results
 from mgpn_keras.training import strategy as strategy_lib
 from mgpn_keras.training.checkpoints import BestCheckpoint
 from mgpn_keras.training.epoch_logs import EpochProgressBar, metric_prefix, selection_key
-from mgpn_keras.training.evaluation import EvaluationCallback, evaluate_model, ordered, write_results
 from mgpn_keras.training.resume import StepBackup, TrainingState, restore_backup
-from mgpn_keras.training.run_lock import hold_run_folder
-from mgpn_keras.training.runs import RunPaths
 from mgpn_keras.training.schedule import learning_rate_for_epoch
 
 
@@ -207,10 +209,10 @@ def _train_in_folder(cfg: Config, manifest_path: str, paths: RunPaths, strategy,
     for which in eval_splits or tuple(s for s in ("val", "test") if manifest.counts.get(s)):
         results[which] = ordered(evaluate_model(model, eval_dataset(which), cfg), cfg)
     if chief:
-        from mgpn_keras.saving import save_to_preset
+        from mgpn_keras.runs.presets import save_to_preset
 
         save_to_preset(model, paths.preset, cfg, manifest.vocabulary, manifest.vectors)
-        write_results(paths.results, results)
+        merge_results(paths.results, results)
         write_json(paths.summary, {
             "best_epoch": state.best_epoch, f"best_{selection_key(cfg.eval.best_metric, split)}": state.best_value,
             "selection_split": split, "train_seconds_this_process": round(train_seconds, 1),

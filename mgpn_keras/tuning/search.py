@@ -21,7 +21,7 @@ import keras_tuner
 from mgpn_keras.atomic import write_json
 from mgpn_keras.config import Config, save_config
 from mgpn_keras.training.epoch_logs import strip_split
-from mgpn_keras.training.run_lock import hold_run_folder
+from mgpn_keras.runs.lock import hold_run_folder
 from mgpn_keras.tuning.hypermodel import MGPNHyperModel, objective_for
 from mgpn_keras.tuning.search_space import ALGORITHMS, SearchSpace
 

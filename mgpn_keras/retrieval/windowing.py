@@ -11,12 +11,12 @@ minutes. For such a video:
 2. Each window is scored as a whole video would be (`score_windows`: L2 normalisation and the
    reference's averaging inside the window, the model, `sigmoid(logits) * mask`), in chunks of
    `window_batch` windows, so memory stays bounded for a video of any length.
-3. Each window's proposals (`moments.ranked_proposals`) are mapped to the video's seconds and
-   merged over the union of all windows: ranked by the model's probability, then the
-   reference's greedy NMS (`merge_moments`, the one call of `moments.nms_keep` here).
+3. Each window's proposals (`protocol.proposals.ranked_proposals`) are mapped to the video's
+   seconds and merged over the union of all windows: ranked by the model's probability, then
+   the reference's greedy NMS (`merge_moments`, the one call of `protocol.nms.nms_keep` here).
 
 `windowed_moments` is used by the serving module (`MomentRetrievalModule.serve`), so the
-SavedModel, `mgpn predict` and the Python API (`mgpn_keras.serving.retriever`) run this one
+SavedModel, `mgpn predict` and the Python API (`mgpn_keras.retrieval.retriever`) run this one
 implementation. A batch whose videos are all no longer than the window takes the whole-video
 path unchanged (bit-equal results). Only core TensorFlow ops: the exported graph stays
 portable (no XLA, no cuDNN-only kernels).
@@ -29,7 +29,8 @@ import numbers
 import numpy as np
 import tensorflow as tf
 
-from mgpn_keras.serving import moments
+from mgpn_keras.protocol.nms import NO_MOMENT_SCORE, nms_keep
+from mgpn_keras.protocol.proposals import ranked_proposals
 
 
 def check_window(window_seconds, overlap_seconds=None) -> tuple[float, float]:
@@ -107,12 +108,12 @@ def merge_moments(times: tf.Tensor, scores: tf.Tensor, nms_threshold: float,
 
     Returns:
         {"start", "end", "score"}: (top_k,) float32, best first, padded as
-        `moments.top_moments` pads (start = end = 0, score = NO_MOMENT_SCORE).
+        `protocol.nms.top_moments` pads (start = end = 0, score = NO_MOMENT_SCORE).
     """
     # Ties keep their union order (window by window, each best first).
     order = tf.argsort(scores, direction="DESCENDING", stable=True)
     times, scores = tf.gather(times, order), tf.gather(scores, order)
-    keep = moments.nms_keep(times[None], nms_threshold, top_k)[0]  # (top_k,)
+    keep = nms_keep(times[None], nms_threshold, top_k)[0]  # (top_k,)
     found = keep >= 0
     index = tf.maximum(keep, 0)
     kept_times, kept_scores = tf.gather(times, index), tf.gather(scores, index)
@@ -121,7 +122,7 @@ def merge_moments(times: tf.Tensor, scores: tf.Tensor, nms_threshold: float,
         "start": tf.where(found, kept_times[:, 0], zero),
         "end": tf.where(found, kept_times[:, 1], zero),
         "score": tf.where(found, kept_scores,
-                          tf.fill(tf.shape(kept_scores), moments.NO_MOMENT_SCORE)),
+                          tf.fill(tf.shape(kept_scores), NO_MOMENT_SCORE)),
     }
 
 
@@ -137,7 +138,7 @@ def windowed_moments(score_windows, features: tf.Tensor, duration: tf.Tensor, *,
         duration: (B,) float32 seconds.
         window_seconds, stride_seconds: from `check_window`.
         num_clips: N, the side of the model's map.
-        nms_threshold, top_k: as for `moments.top_moments`.
+        nms_threshold, top_k: as for `protocol.nms.top_moments`.
         window_batch: windows per `score_windows` call.
 
     Returns:
@@ -169,7 +170,7 @@ def windowed_moments(score_windows, features: tf.Tensor, duration: tf.Tensor, *,
             rows = first[:, None] + tf.range(window_clips)[None, :]  # (C, n)
             prob = score_windows(row, tf.gather(video, rows))  # (C, N, N)
             size = tf.shape(first)[0]
-            times, scores = moments.ranked_proposals(
+            times, scores = ranked_proposals(
                 prob, tf.fill([size], window_length), num_clips)  # (C, K, 2), (C, K)
             offset = tf.cast(first, tf.float32) * clip_seconds  # (C,) window start, seconds
             times = times + offset[:, None, None]

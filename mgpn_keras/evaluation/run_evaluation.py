@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 
 from mgpn_keras.atomic import write_json
@@ -20,9 +19,10 @@ def evaluate_run(run_dir: str, split: str = "test", weights: str = "best", verbo
     allows.
     """
     from mgpn_keras.datasets import check_manifest, make_dataset
-    from mgpn_keras.saving import resolve_model
-    from mgpn_keras.training.evaluation import evaluate_model, ordered, write_results
-    from mgpn_keras.training.runs import RunPaths
+    from mgpn_keras.runs.resolve import resolve_model
+    from mgpn_keras.evaluation.model_evaluation import evaluate_model, ordered
+    from mgpn_keras.runs.paths import RunPaths
+    from mgpn_keras.runs.results import merge_results
 
     if not os.path.isdir(run_dir):
         raise FileNotFoundError(f"model folder {run_dir!r} does not exist")
@@ -40,13 +40,7 @@ def evaluate_run(run_dir: str, split: str = "test", weights: str = "best", verbo
                                            layout=layout)
     results = ordered(results, cfg)
     if resolved.kind == "run":
-        paths = RunPaths(run_dir)
-        existing = {}
-        if os.path.exists(paths.results):
-            with open(paths.results, encoding="utf-8") as f:
-                existing = json.load(f)
-        existing[split] = results
-        write_results(paths.results, existing)
+        merge_results(RunPaths(run_dir).results, {split: results})
     if predictions_out:
         write_json(predictions_out, predictions, indent=None)
     return results

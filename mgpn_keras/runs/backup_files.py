@@ -12,8 +12,7 @@ import hashlib
 import os
 
 from mgpn_keras import atomic
-
-CHECKSUM_SUFFIX = ".sha256"
+from mgpn_keras.runs.files import CHECKSUM_SUFFIX
 
 
 class CorruptBackup(ValueError):

@@ -32,7 +32,7 @@ from mgpn_keras.layers.query_tokenizer import QueryTokenizer
 from mgpn_keras.protocol.clip_averaging import model_clips
 from mgpn_keras.protocol.nms import top_moments
 from mgpn_keras.protocol.word_ids import PAD_ID, UNK_ID, word_ids, word_table
-from mgpn_keras.serving import validation, windowing
+from mgpn_keras.retrieval import validation, windowing
 
 INPUT_SIGNATURE = (
     tf.TensorSpec([None], tf.string, name="query"),
@@ -53,7 +53,7 @@ class MomentRetrievalModule(tf.Module):
         top_k: moments per query (default: max(cfg.eval.recall)).
         nms_threshold: NMS threshold (default: cfg.eval.nms_threshold).
         window_seconds: videos longer than this are retrieved by windows
-            (`mgpn_keras.serving.windowing`); default cfg.eval.window_seconds; None: every
+            (`mgpn_keras.retrieval.windowing`); default cfg.eval.window_seconds; None: every
             video whole, as the reference does.
         window_overlap_seconds: overlap of consecutive windows (default
             cfg.eval.window_overlap_seconds, else half a window).

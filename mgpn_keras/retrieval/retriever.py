@@ -6,7 +6,7 @@ video of any length.
     # moments[q]: (k, 3) float64 [start_s, end_s, score], best first
 
 A video longer than the retriever's window is retrieved by overlapping windows whose moments
-are merged (`mgpn_keras.serving.windowing`); shorter videos are retrieved whole, as the
+are merged (`mgpn_keras.retrieval.windowing`); shorter videos are retrieved whole, as the
 reference does. Both paths run inside the serving module's graph, the one the SavedModel
 exports, so a retriever built from a run and one loaded from its export give the same moments.
 """
@@ -54,8 +54,8 @@ class MomentRetriever:
     def from_model(cls, model, cfg, vocabulary, vectors, **options) -> "MomentRetriever":
         """A retriever of an in-memory model; `options` as `MomentRetrievalModule` takes them
         (top_k, nms_threshold, window_seconds, window_overlap_seconds, window_batch)."""
-        from mgpn_keras.serving.module import MomentRetrievalModule
-        from mgpn_keras.serving.portable import portable_tracing
+        from mgpn_keras.retrieval.module import MomentRetrievalModule
+        from mgpn_keras.retrieval.portable import portable_tracing
 
         module = MomentRetrievalModule(model, cfg, vocabulary, vectors, **options)
 
@@ -72,10 +72,10 @@ class MomentRetriever:
     def from_run(cls, run_dir: str | os.PathLike, weights: str | os.PathLike | None = None,
                  **options) -> "MomentRetriever":
         """A retriever of a training run folder (its config, manifest and best weights) or a
-        preset folder (`mgpn_keras.saving.resolve_model`); the window defaults as in
+        preset folder (`mgpn_keras.runs.resolve.resolve_model`); the window defaults as in
         `windowing.default_window`."""
-        from mgpn_keras.saving import resolve_model
-        from mgpn_keras.serving.windowing import default_window
+        from mgpn_keras.runs.resolve import resolve_model
+        from mgpn_keras.retrieval.windowing import default_window
 
         resolved = resolve_model(run_dir, weights=weights)
         if resolved.vocabulary is None:
@@ -90,7 +90,7 @@ class MomentRetriever:
     @classmethod
     def from_export(cls, path: str | os.PathLike) -> "MomentRetriever":
         """A retriever of a SavedModel written by `mgpn export`."""
-        from mgpn_keras.serving.predict import load_export
+        from mgpn_keras.retrieval.loaded_export import load_export
 
         export = load_export(path)
         return cls(export.serve, export.score_map, export.info)
@@ -98,7 +98,7 @@ class MomentRetriever:
     def windows(self, num_clips: int, duration: float) -> np.ndarray | None:
         """(m, 2) [start, end] seconds of the windows a video is retrieved by; None when it
         is retrieved whole."""
-        from mgpn_keras.serving.windowing import window_bounds
+        from mgpn_keras.retrieval.windowing import window_bounds
 
         window = self.window_seconds
         if window is None or float(duration) <= window:
@@ -122,8 +122,8 @@ class MomentRetriever:
             ValueError: bad features, or a window shorter than one clip of this video.
             tf.errors.InvalidArgumentError: the graph rejected the request (says why).
         """
-        from mgpn_keras.serving.predict import predict
-        from mgpn_keras.serving.windowing import check_clip_length
+        from mgpn_keras.retrieval.loaded_export import predict
+        from mgpn_keras.retrieval.windowing import check_clip_length
 
         queries = [queries] if isinstance(queries, str) else list(queries)
         features = np.asarray(features, np.float32)

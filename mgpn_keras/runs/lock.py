@@ -22,7 +22,7 @@ import socket
 import time
 from typing import Iterator
 
-LOCK_NAME = ".mgpn-lock"
+from mgpn_keras.runs.files import LOCK_FILE
 
 
 class RunFolderInUse(ValueError):
@@ -45,7 +45,7 @@ def hold_run_folder(folder: str | os.PathLike, command: str) -> Iterator[dict | 
     """
     folder = os.fspath(folder)
     os.makedirs(folder, exist_ok=True)
-    path = os.path.join(folder, LOCK_NAME)
+    path = os.path.join(folder, LOCK_FILE)
     # not through atomic.py: every process must lock one and the same file; one renamed over
     # it would be a new file, and two processes could each hold a lock.
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)

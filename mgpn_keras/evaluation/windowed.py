@@ -1,11 +1,12 @@
 """`mgpn evaluate --window`: evaluation of a split of (long) videos by windowed retrieval.
 
-The shards `mgpn prepare` writes hold each video averaged to the preset's clip count, which
-is what whole-video inference needs, but windows need the raw clips. So this evaluation reads
-the split's annotations and raw features (the data folder and feature path the manifest
-recorded, or others: a long-video split is an annotation file beside the others, e.g.
-`long.json` for `--split long`), retrieves every video's sentences with a
-`MomentRetriever` (windows in the serving graph, `mgpn_keras.serving.windowing`) and scores
+The shards `mgpn prepare` writes hold the data the training pipeline reads, for the videos of
+the prepared splits only; a window's clips are averaged from the raw features of that window
+alone, in the serving graph, as `mgpn predict` does. So this evaluation reads the split's
+annotations and raw features (the data folder and feature path the manifest recorded, or
+others: a long-video split is an annotation file beside the others, e.g. `long.json` for
+`--split long`, which no shard holds), retrieves every video's sentences with a
+`MomentRetriever` (windows in the serving graph, `mgpn_keras.retrieval.windowing`) and scores
 the merged moments with the reference protocol (`metrics.evaluate_moment_lists`).
 """
 
@@ -44,7 +45,7 @@ def evaluate_videos(retriever, videos, features_of, cfg, *, progress: bool = Fal
     """
     import keras
 
-    from mgpn_keras.metrics import evaluate_moment_lists
+    from mgpn_keras.evaluation.metrics import evaluate_moment_lists
 
     all_moments, all_gt, predictions = [], [], []
     bar = keras.utils.Progbar(len(videos), unit_name="video") if progress else None
@@ -82,25 +83,25 @@ def evaluate_run_windowed(run_dir: str, split: str = "test", weights: str = "bes
             manifest recorded).
         predictions_out: also write every query's moments to this JSON file.
     """
-    import json
-
     from mgpn_keras.atomic import write_json
     from mgpn_keras.datasets import features as feats
     from mgpn_keras.datasets.annotations import read_annotations
-    from mgpn_keras.serving.export import load_run
-    from mgpn_keras.serving.retriever import MomentRetriever
-    from mgpn_keras.serving.windowing import check_window, default_window
-    from mgpn_keras.training.evaluation import ordered
-    from mgpn_keras.training.runs import RunPaths
+    from mgpn_keras.evaluation.model_evaluation import ordered
+    from mgpn_keras.retrieval.retriever import MomentRetriever
+    from mgpn_keras.retrieval.windowing import check_window, default_window
+    from mgpn_keras.runs.files import CONFIG_FILE
+    from mgpn_keras.runs.paths import RunPaths
+    from mgpn_keras.runs.resolve import resolve_model
+    from mgpn_keras.runs.results import merge_results
 
     paths = RunPaths(run_dir)
     if not os.path.exists(paths.config):
-        raise FileNotFoundError(f"{run_dir!r} is not a training run: no config.json")
-    weight_file = {"best": paths.best_weights,
-                   "latest": os.path.join(paths.backup, "latest.weights.h5")}.get(weights, weights)
+        raise FileNotFoundError(f"{run_dir!r} is not a training run: no {CONFIG_FILE}")
+    weight_file = {"best": paths.best_weights, "latest": paths.latest_weights}.get(weights, weights)
     if not os.path.exists(weight_file):
         raise FileNotFoundError(f"no weights at {weight_file!r}")
-    model, cfg, manifest, _ = load_run(run_dir, weight_file)
+    resolved = resolve_model(run_dir, weights=weight_file, precision="float32")
+    model, cfg, manifest = resolved.model, resolved.config, resolved.data
     if window_seconds is None:
         window_seconds, default_overlap = default_window(cfg, manifest)
         if window_seconds is None:
@@ -128,12 +129,7 @@ def evaluate_run_windowed(run_dir: str, split: str = "test", weights: str = "bes
         results, predictions = evaluate_videos(retriever, group_by_video(records), features_of,
                                                cfg, progress=verbose)
     results = ordered(results, cfg)
-    existing = {}
-    if os.path.exists(paths.results):
-        with open(paths.results, encoding="utf-8") as f:
-            existing = json.load(f)
-    existing[f"{split}@window"] = results
-    write_json(paths.results, existing)
+    merge_results(paths.results, {f"{split}@window": results})
     if predictions_out:
         write_json(predictions_out, predictions)
     return results

@@ -1,4 +1,4 @@
-"""Model folders in keras-hub's preset layout, and the one resolver of "a trained model".
+"""Model folders in keras-hub's preset layout (`save_to_preset`, `load_preset`, `from_preset`).
 
 A preset folder (written by `save_to_preset`, read by `from_preset`, the names of keras-hub's
 `Backbone`):
@@ -12,8 +12,9 @@ A preset folder (written by `save_to_preset`, read by `from_preset`, the names o
 keras-hub's `config.json` is the serialized backbone class; ours is the `Config` that
 `build_mgpn` takes, because that is what every other part of the project (export,
 evaluation, the tuner) reads, and a functional graph of the model would be rebuilt from it
-anyway. `resolve_model(path)` accepts such a folder or a training run folder, so the CLI
-(`mgpn export / evaluate / predict`) and Python callers find models one way.
+anyway. `mgpn_keras.runs.resolve.resolve_model(path)` accepts such a folder or a training
+run folder, so the CLI (`mgpn export / evaluate / predict`) and Python callers find models one
+way. The file names are `mgpn_keras.runs.files`'.
 """
 
 from __future__ import annotations
@@ -26,12 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
-CONFIG_FILE = "config.json"
-WEIGHTS_FILE = "model.weights.h5"
-METADATA_FILE = "metadata.json"
-ASSETS_DIR = "assets"
-VOCABULARY_FILE = os.path.join(ASSETS_DIR, "vocabulary.txt")
-VECTORS_FILE = os.path.join(ASSETS_DIR, "word_vectors.npy")
+from mgpn_keras.runs.files import (ASSETS_DIR, CONFIG_FILE, METADATA_FILE, PRESET_WEIGHTS_FILE,
+                                   VECTORS_FILE, VOCABULARY_FILE)
+from mgpn_keras.version import __version__
+
 FORMAT = "mgpn_keras.preset/1"
 
 
@@ -51,7 +50,7 @@ class ResolvedModel:
 
 def is_preset_folder(path: str | os.PathLike) -> bool:
     path = Path(path)
-    return (path / METADATA_FILE).is_file() and (path / WEIGHTS_FILE).is_file()
+    return (path / METADATA_FILE).is_file() and (path / PRESET_WEIGHTS_FILE).is_file()
 
 
 def save_to_preset(model, preset_dir: str | os.PathLike, config, vocabulary=None, vectors=None) -> Path:
@@ -66,7 +65,6 @@ def save_to_preset(model, preset_dir: str | os.PathLike, config, vocabulary=None
     """
     import keras
 
-    import mgpn_keras
     from mgpn_keras.atomic import atomic_path
     from mgpn_keras.config import save_config
     from mgpn_keras.model import count_trainable_parameters
@@ -81,12 +79,12 @@ def save_to_preset(model, preset_dir: str | os.PathLike, config, vocabulary=None
                              "model.word_dim")
     with atomic_path(preset_dir, directory=True) as tmp:
         save_config(config, tmp / CONFIG_FILE)
-        model.save_weights(tmp / WEIGHTS_FILE)
+        model.save_weights(tmp / PRESET_WEIGHTS_FILE)
         if vocabulary is not None:
             (tmp / ASSETS_DIR).mkdir()
             (tmp / VOCABULARY_FILE).write_text("".join(f"{w}\n" for w in vocabulary), encoding="utf-8")
             np.save(tmp / VECTORS_FILE, vectors)
-        metadata = {"format": FORMAT, "mgpn_keras_version": mgpn_keras.__version__,
+        metadata = {"format": FORMAT, "mgpn_keras_version": __version__,
                     "keras_version": keras.__version__, "preset": config.name,
                     "parameter_count": int(model.count_params()),
                     "trainable_parameter_count": count_trainable_parameters(model),
@@ -108,7 +106,7 @@ def load_preset(preset_dir: str | os.PathLike, *, layout: str | None = None,
     path = Path(preset_dir)
     if not is_preset_folder(path):
         raise FileNotFoundError(f"{os.fspath(path)!r} is not a model preset folder: expected "
-                                f"{METADATA_FILE} and {WEIGHTS_FILE} in it")
+                                f"{METADATA_FILE} and {PRESET_WEIGHTS_FILE} in it")
     with open(path / METADATA_FILE, encoding="utf-8") as f:
         metadata = json.load(f)
     if metadata.get("format") != FORMAT:
@@ -116,7 +114,7 @@ def load_preset(preset_dir: str | os.PathLike, *, layout: str | None = None,
                          f"this version reads {FORMAT!r}")
     cfg = load_config(path / CONFIG_FILE)
     model = build_mgpn(cfg, layout=layout, dtype=precision)  # either layout's weights load
-    model.load_weights(path / WEIGHTS_FILE)
+    model.load_weights(path / PRESET_WEIGHTS_FILE)
     vocabulary = vectors = None
     if (path / VOCABULARY_FILE).is_file():
         vocabulary = (path / VOCABULARY_FILE).read_text(encoding="utf-8").split("\n")[:-1]
@@ -128,84 +126,3 @@ def load_preset(preset_dir: str | os.PathLike, *, layout: str | None = None,
 def from_preset(preset_dir: str | os.PathLike):
     """The model of a preset folder, weights loaded (keras-hub's `Backbone.from_preset`)."""
     return load_preset(preset_dir).model
-
-
-def resolve_model(path: str | os.PathLike, *, weights: str | os.PathLike | None = None,
-                  manifest: str | os.PathLike | None = None, layout: str | None = None,
-                  precision: str | None = None) -> ResolvedModel:
-    """A preset folder or a training run folder, as one `ResolvedModel`, built for inference.
-
-    Args:
-        path: a preset folder (`save_to_preset`) or a run folder (`train`).
-        weights: a run folder's weights: "best" (default: checkpoints/best.weights.h5, else
-            the latest backup), "latest", or a `.weights.h5` file.
-        manifest: the prepared data set whose vocabulary and vectors to use (default: the
-            one the run folder names; a preset folder carries its own).
-        layout: the 2D stage's layout (default: the config's `eval.layout`, "auto": the
-            dense model's answers, faster where the geometry allows).
-        precision: the layers' dtype policy (default: the global policy).
-    """
-    from mgpn_keras.datasets.manifest import load_manifest
-
-    path = Path(path)
-    if is_preset_folder(path):
-        if weights not in (None, "best"):
-            raise ValueError(f"{os.fspath(path)!r} is a preset folder: it holds one set of weights, "
-                             f"so --weights {weights} does not apply")
-        resolved = load_preset(path, layout=_inference_layout(path / CONFIG_FILE, layout),
-                               precision=precision)
-        if manifest is not None:
-            data = load_manifest(manifest)
-            resolved.vocabulary, resolved.vectors, resolved.manifest = data.vocabulary, data.vectors, data.path
-            resolved.data = data
-        return resolved
-    return _resolve_run(path, weights, manifest, load_manifest, layout, precision)
-
-
-def _inference_layout(config_file, layout):
-    if layout is not None:
-        return layout
-    from mgpn_keras.config import load_config
-
-    return load_config(config_file).eval.layout
-
-
-def _resolve_run(path: Path, weights, manifest, load_manifest, layout, precision) -> ResolvedModel:
-    from mgpn_keras.config import load_config
-    from mgpn_keras.model import build_mgpn
-    from mgpn_keras.training.runs import RunPaths
-
-    paths = RunPaths(os.fspath(path))
-    if not os.path.isfile(paths.config):
-        raise FileNotFoundError(f"{os.fspath(path)!r} is neither a model preset folder "
-                                f"({METADATA_FILE}, {WEIGHTS_FILE}) nor a training run folder: "
-                                f"config file {paths.config!r} does not exist")
-    cfg = load_config(paths.config)
-    if manifest is None and os.path.isfile(paths.manifest_link):
-        with open(paths.manifest_link, encoding="utf-8") as f:
-            manifest = json.load(f)["manifest"]
-    data = load_manifest(manifest) if manifest is not None else None
-    weight_file = Path(run_weights(paths, weights))
-    model = build_mgpn(cfg, layout=cfg.eval.layout if layout is None else layout, dtype=precision)
-    model.load_weights(weight_file)
-    source = {"run_dir": os.path.abspath(paths.root), "weights": os.path.abspath(weight_file)}
-    if data is not None:
-        source["manifest"] = os.path.abspath(data.path)
-    return ResolvedModel(model, cfg, data.vocabulary if data else None, data.vectors if data else None,
-                         data.path if data else None, source, "run", data)
-
-
-def run_weights(paths, weights=None) -> str:
-    """The weight file of a run folder: "best" (else the latest backup), "latest", or a path."""
-    latest = os.path.join(paths.backup, "latest.weights.h5")
-    if weights in (None, "best"):
-        candidates = [paths.best_weights, latest]
-    elif weights == "latest":
-        candidates = [latest]
-    else:
-        candidates = [os.fspath(weights)]
-    for candidate in candidates:
-        if os.path.isfile(candidate):
-            return candidate
-    raise FileNotFoundError(f"run folder {paths.root!r} has no weights: expected "
-                            f"{' or '.join(candidates)}")

@@ -11,7 +11,8 @@ The protocol is the reference's (`moment_localization/train.py:get_proposal_resu
 3. Greedy NMS in that order: a remaining proposal survives when its overlap
    `inter / (len_a + len_b - inter)` with the one just kept is <= the threshold; it stops
    after `top_k = max(recall)` proposals.
-4. IoU with the ground truth (`inter / hull`, 0 for disjoint intervals):
+4. IoU with the ground truth (`protocol.interval_iou`: `inter / hull`, 0 for disjoint
+   intervals, NaN for two equal empty ones, which no threshold counts as a hit):
    R@r,IoU=t is the mean over queries of `(iou > t)[:r].any()` (strict `>`), and mIoU the
    mean over queries of the top-1 proposal's IoU.
 
@@ -44,23 +45,6 @@ from mgpn_keras.geometry import valid_mask
 from mgpn_keras.protocol.interval_iou import interval_iou
 from mgpn_keras.protocol.nms import nms_keep
 from mgpn_keras.protocol.proposals import ranked_proposals
-
-
-# ----------------------------------------------------------------------------- intervals
-def iou(a, b) -> np.ndarray:
-    """IoU of intervals, the reference's `core.eval.iou`, broadcasting (`protocol.interval_iou`).
-
-    The union is the hull `max(ends) - min(starts)`, so disjoint intervals give 0. Two
-    zero-length intervals at the same point give NaN (0 / 0), as in the reference.
-
-    Args:
-        a: (..., 2) [start, end] intervals.
-        b: (..., 2) [start, end] intervals, broadcastable against `a`.
-
-    Returns:
-        (...) float64 IoU. For all pairs of (K, 2) and (M, 2) use `iou(a[:, None], b[None])`.
-    """
-    return interval_iou(np.asarray(a, np.float64), np.asarray(b, np.float64)).numpy()
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -201,29 +185,6 @@ def nms_indices(times, threshold: float, top_k: int | None) -> np.ndarray:
     return _nms_keep(float(threshold), limit)(times).numpy().astype(np.int64)
 
 
-def nms(times, threshold: float, top_k: int | None) -> np.ndarray:
-    """Greedy NMS of one query's proposals (see `nms_indices`).
-
-    Args:
-        times: (K, 2) [start, end] seconds, best first.
-
-    Returns:
-        (k, 2) float64 kept times in keep order, k <= top_k.
-    """
-    times = np.asarray(times, np.float64)
-    if times.ndim != 2 or times.shape[-1] != 2:
-        raise ValueError(f"times have shape {times.shape}, expected (proposals, 2)")
-    keep = nms_indices(times[None], threshold, top_k)[0]
-    return times[keep[keep >= 0]]
-
-
-def batched_nms(times, threshold: float, top_k: int | None) -> list[np.ndarray]:
-    """`nms` for each query of a (B, K, 2) batch; returns B arrays of shape (k_b, 2)."""
-    times = np.asarray(times, np.float64)
-    keep = nms_indices(times, threshold, top_k)
-    return [t[k[k >= 0]] for t, k in zip(times, keep)]
-
-
 # ----------------------------------------------------------------------------- evaluation
 def _check_protocol(recall, iou_thresholds) -> tuple[tuple[int, ...], tuple[float, ...]]:
     recall = tuple(int(r) for r in recall)
@@ -254,7 +215,7 @@ def _score_queries(moments, gt, recall, iou_thresholds):
     for q, kept in enumerate(moments):
         times[q, :len(kept)] = kept[:, :2]
         found[q, :len(kept)] = True
-    overlap = iou(times, np.asarray(gt, np.float64)[:, None, :])  # (B, k), the reference's
+    overlap = interval_iou(times, np.asarray(gt, np.float64)[:, None, :]).numpy()  # (B, k)
     top1 = overlap[:, 0]  # mean(sort(overlap[0])[-3:]) of a single value
     hits = np.zeros((batch, len(recall), len(iou_thresholds)), bool)
     for b, t in enumerate(iou_thresholds):
@@ -328,7 +289,7 @@ def evaluate_moments(scores, durations, gt_times, num_clips: int, nms_threshold:
 def evaluate_moment_lists(moments, gt_times, recall: Sequence[int] = (1, 5),
                           iou_thresholds: Sequence[float] = (0.3, 0.5, 0.7)) -> dict[str, float]:
     """`evaluate_moments` of moments already ranked and NMS-kept (e.g. merged over the windows
-    of a long video, `mgpn_keras.serving.windowing`).
+    of a long video, `mgpn_keras.retrieval.windowing`).
 
     Args:
         moments: one (k_q, 2+) array per query, [start_s, end_s, ...] best first, k_q >= 1.

@@ -1,0 +1,62 @@
+"""A model evaluated on a data set with the reference protocol (what every evaluation runs)."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from mgpn_keras.config import Config, metric_names
+
+
+def inference_function(model: keras.Model):
+    """A traced `model(x, training=False)` that accepts any batch size and query length."""
+    m = model.input
+    signature = {name: tf.TensorSpec((None,) + tuple(t.shape[1:]), tf.float32, name=name)
+                 for name, t in m.items()}
+    return tf.function(lambda x: model(x, training=False), input_signature=[signature])
+
+
+def evaluate_model(model: keras.Model, dataset, cfg: Config, *, progress: bool = False,
+                   return_predictions: bool = False, layout: str | None = None):
+    """Metrics of `model` on a `make_dataset(..., with_meta=True)` dataset.
+
+    The model runs in the inference layout `layout` (default `cfg.eval.layout`, see
+    `mgpn_keras.layout`): a model of another layout is evaluated through a twin holding a
+    copy of its weights (`mgpn_keras.model.inference_twin`), with the same answers.
+
+    Returns:
+        {"R1@0.3": ..., "R5@0.7": ..., "mIoU": ...} as fractions; with
+        `return_predictions`, also a list of per-query dicts (index, video_id, top moments).
+    """
+    from mgpn_keras.evaluation.metrics import MomentEvaluator
+    from mgpn_keras.model import inference_twin
+
+    model = inference_twin(model, cfg, cfg.eval.layout if layout is None else layout)
+    evaluator = MomentEvaluator.for_config(cfg)
+    infer = inference_function(model)
+    predictions = []
+    bar = keras.utils.Progbar(None, unit_name="batch") if progress else None
+    for step, (features, _, meta) in enumerate(dataset):
+        scores = infer(features).numpy()
+        durations = meta["duration"].numpy()
+        # One ranking and NMS pass per batch: the evaluator's moments are the predictions.
+        moments = evaluator.update(scores, durations, meta["times"].numpy())
+        if return_predictions:
+            for b in range(scores.shape[0]):
+                predictions.append({
+                    "index": int(meta["index"][b]),
+                    "video_id": meta["video_id"][b].numpy().decode(),
+                    "sentence": meta["sentence"][b].numpy().decode(),
+                    "gt": [float(v) for v in meta["times"][b].numpy()],
+                    "moments": [[float(v) for v in row] for row in moments[b]],
+                })
+        if bar is not None:
+            bar.update(step + 1)
+    results = {k: float(v) for k, v in evaluator.result().items()}
+    return (results, predictions) if return_predictions else results
+
+
+def ordered(results: dict, cfg: Config) -> dict:
+    """`results` with the config's metrics only, in table order (`config.metric_names`)."""
+    names = metric_names(cfg)
+    return {k: results[k] for k in names if k in results}
