@@ -57,6 +57,19 @@ def add_strategy_argument(parser: argparse.ArgumentParser) -> None:
                              "is set, else Mirrored over the local devices")
 
 
+def add_runner_arguments(parser: argparse.ArgumentParser) -> None:
+    """`--runner` and `--workers`: run the command as an Apache Beam pipeline (docs/scale.md);
+    Beam's own flags follow `--` on the command line (`args.pipeline_args`)."""
+    group = parser.add_argument_group("Apache Beam (docs/scale.md)")
+    group.add_argument("--runner", default=None, metavar="NAME",
+                       help="run as a Beam pipeline on this runner (DirectRunner, DataflowRunner, "
+                            "FlinkRunner, SparkRunner, ...); default: in this process, no Beam. "
+                            "Further Beam options go after `--`, e.g. `-- --project=P`")
+    group.add_argument("--workers", type=int, default=None, metavar="N",
+                       help="worker processes (DirectRunner in multi_processing mode, the default "
+                            "runner with --workers) or machines (other runners)")
+
+
 def add_logging_arguments(parser: argparse.ArgumentParser, quiet_aliases: Iterable[str] = (),
                           quiet_help: str = "no progress bars or per-epoch tables") -> None:
     """`--quiet` (less of our output) and `--verbose` (TensorFlow's start-up log lines, and

@@ -51,7 +51,14 @@ def run_parsed(parser: argparse.ArgumentParser, argv: list[str] | None = None) -
     A user error ends as one line `<prog>: error: <message>` on stderr and exit status 2
     (`CommandError`, a `SystemExit`), like argparse's own errors.
     """
-    args, extra = parser.parse_known_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # Everything after `--` is a Beam pipeline option (`--runner` commands), passed unchanged.
+    cut = argv.index("--") if "--" in argv else len(argv)
+    args, extra = parser.parse_known_args(argv[:cut])
+    args.pipeline_args = argv[cut + 1:]
+    if args.pipeline_args and getattr(args, "runner", None) is None \
+            and getattr(args, "workers", None) is None:
+        extra = ["--", *args.pipeline_args]  # Beam flags without --runner/--workers
     if extra:  # reported by the subcommand's parser, so the message names the subcommand
         _command_parser(parser, args).error(f"unrecognized arguments: {' '.join(extra)}")
     func = getattr(args, "func", None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from mgpn_keras.cli.arguments import HelpFormatter, add_logging_arguments
+from mgpn_keras.cli.arguments import HelpFormatter, add_logging_arguments, add_runner_arguments
 from mgpn_keras.cli.errors import UsageError
 
 DESCRIPTION = """\
@@ -55,6 +55,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         "one the manifest recorded)")
     window.add_argument("--features", metavar="PATH", help="raw features, .hdf5 file or .npy "
                         "folder (default: the ones the manifest recorded)")
+    add_runner_arguments(parser)
     add_logging_arguments(parser, quiet_help="no progress bar")
     parser.set_defaults(func=run)
     return parser
@@ -72,6 +73,17 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError("--window-overlap, --data-dir and --features need --window")
         from mgpn_keras.evaluation.run_evaluation import evaluate_run
 
+        if args.runner is not None or args.workers is not None:
+            if args.predictions:
+                raise UsageError("--predictions is written by the in-process evaluation; drop "
+                                 "--runner/--workers for it")
+            from mgpn_keras.pipelines.evaluate import evaluate_beam
+
+            results = evaluate_beam(args.run_dir, args.split, args.weights, manifest=manifest,
+                                    layout=args.layout, runner=args.runner,
+                                    workers=args.workers, pipeline_args=args.pipeline_args)
+            print(format_table(results, title))
+            return 0
         results = evaluate_run(args.run_dir, args.split, args.weights, verbose=not args.quiet,
                                predictions_out=args.predictions, manifest=manifest,
                                layout=args.layout)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from mgpn_keras.cli.arguments import HelpFormatter, add_logging_arguments
+from mgpn_keras.cli.arguments import HelpFormatter, add_logging_arguments, add_runner_arguments
 from mgpn_keras.cli.errors import UsageError
 
 DESCRIPTION = """\
@@ -23,6 +23,8 @@ feature spec it is sampled by (--spec). Output: --out, a folder of <video>.npy f
 Example:
   mgpn extract --videos videos/ --backbone i3d_savedmodel/ --spec charades_i3d \\
       --out data/Charades/I3D/raw
+  mgpn extract --videos videos/ --backbone i3d_savedmodel/ --spec charades_i3d \\
+      --out data/Charades/I3D/raw --workers 4
 """
 
 
@@ -58,15 +60,28 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true",
                    help="extract every video again, also into an --out written with another "
                    "spec or backbone")
+    p.add_argument("--strict", action="store_true",
+                   help="with --runner/--workers: stop at the first video that fails; without "
+                   "it a failed video is recorded with its reason and the others go on")
+    add_runner_arguments(p)
     add_logging_arguments(p, quiet_aliases=("--no-progress",), quiet_help="no progress bar and no summary")
     p.set_defaults(func=run)
     return p
 
 
 def run(args: argparse.Namespace) -> int:
-    from mgpn_keras.extract.run import extract_videos
-
     try:
+        if args.runner is not None or args.workers is not None:
+            from mgpn_keras.pipelines.extract import extract_beam
+
+            summary = extract_beam(args.videos, args.backbone, args.spec, args.out,
+                                   batch_size=args.batch_size, strict=args.strict,
+                                   overwrite=args.overwrite, progress=not args.quiet,
+                                   backbone_output=args.backbone_output, runner=args.runner,
+                                   workers=args.workers, pipeline_args=args.pipeline_args)
+            return 1 if summary["failed"] else 0
+        from mgpn_keras.extract.run import extract_videos
+
         summary = extract_videos(args.videos, args.backbone, args.spec, args.out,
                                  batch_size=args.batch_size, skip_bad=args.skip_bad,
                                  overwrite=args.overwrite, progress=not args.quiet,

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from mgpn_keras.cli.arguments import HelpFormatter, add_logging_arguments
+from mgpn_keras.cli.arguments import HelpFormatter, add_logging_arguments, add_runner_arguments
 from mgpn_keras.cli.errors import UsageError
 
 DESCRIPTION = """\
@@ -29,6 +29,8 @@ Examples:
       --duration 30.5 --query "person opens the door"
   mgpn predict --export export/mgpn/1 --video 3MSZA.mp4 --spec charades_i3d \\
       --backbone i3d_savedmodel/ --query "person opens the door"
+  mgpn predict --export export/mgpn/1 --features charades_vgg_rgb.hdf5 \\
+      --batch pairs.jsonl --out moments.jsonl --workers 4
 """
 
 
@@ -39,7 +41,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--export", "--model", dest="export", required=True, metavar="DIR",
                         help="the version folder, e.g. export/mgpn/1, or a model preset or "
                              "training run folder (the serving graph is then built in memory)")
-    source = parser.add_mutually_exclusive_group(required=True)
+    source = parser.add_mutually_exclusive_group()
     source.add_argument("--features", help="the video's (clips, width) features: "
                         "a .npy file, or an .hdf5 file / folder of .npy files with --video-id")
     source.add_argument("--video", help="a video file: its features are extracted first with "
@@ -51,12 +53,20 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         "on (a named spec or a .json/.yaml file, see `mgpn extract --help`)")
     parser.add_argument("--backbone", help="with --video: the backbone those features came from "
                         "(SavedModel folder, .keras file, kaggle:/tfhub: handle)")
-    parser.add_argument("--query", action="append", required=True,
+    parser.add_argument("--query", action="append",
                         help="a sentence (repeat for several)")
+    parser.add_argument("--batch", metavar="PAIRS.jsonl",
+                        help="batch retrieval as a Beam pipeline: one JSON object a line, "
+                        "{\"video\": ID (in --features) or \"features\": FILE.npy, \"duration\": "
+                        "S, \"query\": TEXT, \"id\": optional}; answers go to --out, one line "
+                        "each, in order (a line that cannot be answered gets its error, naming "
+                        "file and line; the others are answered)")
+    parser.add_argument("--out", metavar="MOMENTS.jsonl", help="with --batch: the answers")
     parser.add_argument("--gt", type=float, nargs=2, metavar=("START", "END"),
                         help="ground-truth moment in seconds: shown with IoU and on the plot")
     parser.add_argument("--plot", help="write a PNG of the score map and a timeline")
     parser.add_argument("--json", action="store_true", help="print the moments as JSON")
+    add_runner_arguments(parser)
     add_logging_arguments(parser, quiet_help="no 'plot written' note")
     parser.set_defaults(func=run)
     return parser
@@ -65,6 +75,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from mgpn_keras.serving.predict import error_message, format_moments, read_features
 
+    if args.batch is not None:
+        return _run_batch(args)
+    if args.features is None and args.video is None:
+        raise UsageError("one of --features, --video or --batch is required")
+    if not args.query:
+        raise UsageError("--query is required (or --batch PAIRS.jsonl)")
     if args.video is None:
         if args.duration is None:
             raise UsageError("--duration is required with --features")
@@ -123,3 +139,25 @@ def _predict_video(retriever, args):
               f"using the file's", file=sys.stderr)
     result = (out.moments, out.score_maps) if args.plot else out.moments
     return out.features, out.duration, result
+
+
+def _run_batch(args) -> int:
+    """--batch: every line answered into --out; 1 when some line could not be (listed)."""
+    if args.out is None:
+        raise UsageError("--batch needs --out MOMENTS.jsonl")
+    if args.video is not None or args.query:
+        raise UsageError("--batch reads the videos and queries from its file: drop --video/--query")
+    if not (Path(args.export) / "saved_model.pb").is_file():
+        raise UsageError(f"--batch runs an exported SavedModel: {args.export!r} has no "
+                         f"saved_model.pb (run `mgpn export` first)")
+    from mgpn_keras.pipelines.predict import predict_batch
+
+    result = predict_batch(args.export, args.batch, args.out, features=args.features,
+                           runner=args.runner, workers=args.workers,
+                           pipeline_args=args.pipeline_args)
+    for error in result["errors"]:
+        print(f"error: {error}", file=sys.stderr)
+    if not args.quiet:
+        print(f"wrote {args.out}: {result['answered']} pairs answered, "
+              f"{len(result['errors'])} errors")
+    return 1 if result["errors"] else 0

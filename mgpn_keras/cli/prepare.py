@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mgpn_keras.cli.arguments import HelpFormatter, add_config_arguments, add_logging_arguments, resolve_config
+from mgpn_keras.cli.arguments import (HelpFormatter, add_config_arguments, add_logging_arguments,
+                                      add_runner_arguments, resolve_config)
 from mgpn_keras.cli.errors import UsageError
 
 DESCRIPTION = """\
@@ -23,6 +24,7 @@ vectors.npy and manifest.json (the input of train.py --shards and mgpn tune --sh
 Example:
   mgpn prepare --preset tacos --data-dir data/TACoS --glove glove.840B.300d.txt \\
       --out shards/tacos
+  mgpn prepare --preset tacos --data-dir data/TACoS --out shards/tacos --workers 4
 """
 
 
@@ -66,6 +68,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    "the video, an empty sentence, no word with a vector, a video without "
                    "features) an error naming its file and line; by default such records are "
                    "dropped and counted by reason in the manifest and the summary")
+    add_runner_arguments(p)
     add_logging_arguments(p, quiet_aliases=("--no-progress",),
                           quiet_help="no progress bar; the summary is one line per split saying "
                           "how many records were kept and why the others were dropped "
@@ -85,9 +88,17 @@ def run(args: argparse.Namespace) -> int:
         from mgpn_keras.datasets import synthetic
 
         data_dir = synthetic.write(Path(args.out) / "synthetic-data", seed=0)
+    splits = [s.strip() for s in args.splits.split(",")] if args.splits else None
+    if args.runner is not None or args.workers is not None:
+        from mgpn_keras.pipelines.prepare import prepare_beam
+
+        prepare_beam(cfg, data_dir, args.out, glove=args.glove, splits=splits,
+                     shard_size=args.shard_size, features=args.features,
+                     overwrite=args.overwrite, strict=args.strict, runner=args.runner,
+                     workers=args.workers, pipeline_args=args.pipeline_args)
+        return 0
     from mgpn_keras.datasets.prepare import prepare  # imports TensorFlow
 
-    splits = [s.strip() for s in args.splits.split(",")] if args.splits else None
     prepare(cfg, data_dir, args.out, glove=args.glove, splits=splits, shard_size=args.shard_size,
             progress=not args.quiet, features=args.features, overwrite=args.overwrite,
             strict=args.strict)

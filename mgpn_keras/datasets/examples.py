@@ -85,7 +85,9 @@ def encode(video_id: str, duration: float, clip_features: np.ndarray, queries) -
         "sentence": strings(q[3].encode("utf-8") for q in queries),
         "index": ints(q[4] for q in queries),
     }))
-    return example.SerializeToString()
+    # Map entries in key order: otherwise their order follows the process's string hashing, and
+    # the same record has other bytes on another worker (or run) of a Beam pipeline.
+    return example.SerializeToString(deterministic=True)
 
 
 _SPEC = {

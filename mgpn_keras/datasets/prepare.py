@@ -25,6 +25,7 @@ files changed (saying which), and writes the rest; other settings are refused un
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -95,10 +96,86 @@ def prepare(cfg: Config, data_dir: str | os.PathLike, out_dir: str | os.PathLike
     """
     cfg.validate()
     started = time.time()
-    data_dir, out_dir = Path(data_dir), Path(out_dir)
-    dataset = cfg.data.dataset
     if shard_size < 1:
         raise ValueError(f"shard_size must be a positive integer, got {shard_size}")
+    inputs = read_inputs(cfg, data_dir, glove, splits, progress, features=features)
+    data_dir, out_dir, splits = inputs.data_dir, Path(out_dir), inputs.splits
+    drops, records = inputs.drops, inputs.records
+    kept: dict[str, list[tuple[anno.Record, list[int]]]] = {}
+    with feats.open_feature_store(inputs.feature_path) as store:
+        for split in splits:
+            kept[split] = []
+            for record, toks, ids in zip(records[split], inputs.tokens[split],
+                                         inputs.ids[split]):
+                drop = classify(record, toks, ids, store)
+                if drop is None:
+                    kept[split].append((record, ids))
+                else:
+                    drops[split].append(drop)
+        if strict:
+            accounting.raise_if_strict(drops)
+        by_reason = {split: accounting.counts_by_reason(drops[split]) for split in splits}
+
+        settings = shard_settings(cfg, splits, shard_size)
+        plan = {split: _plan_shards(split, v, shard_size) for split, v in kept.items()}
+        finished = _claim_output(out_dir, settings, overwrite,
+                                 [name for v in plan.values() for name, _ in v])
+        write_vectors(out_dir, inputs.matrix)
+
+        total = sum(len(v) for v in kept.values())
+        bar = None
+        if progress:
+            import keras
+
+            print(f"prepare {cfg.name}: {total} queries from {data_dir}, features "
+                  f"{inputs.feature_path}")
+            bar = keras.utils.Progbar(total, unit_name="query")
+        done = 0
+        status = {"reused": 0, "rebuilt": 0, "written": 0}
+        for shard_list in plan.values():
+            for name, runs in shard_list:
+                shard_in, how = build_shard(out_dir, name, runs, cfg, store, finished.get(name))
+                status[how] += 1
+                if how != "reused":
+                    finished[name] = shard_in
+                    _save_state(out_dir, settings, finished)
+                done += _num_queries(runs)
+                if bar is not None:
+                    bar.update(done)
+
+    shards = {s: [(name, _num_queries(runs)) for name, runs in v] for s, v in plan.items()}
+    return write_manifest(cfg, inputs, out_dir, shards, by_reason, status, started,
+                          progress=progress, summary=summary)
+
+
+@dataclasses.dataclass
+class Inputs:
+    """What every shard of a `prepare` run is made from, read once by the driver.
+
+    Tokenising and the vocabulary are global (a word's id depends on every sentence of every
+    split), so they are computed here, before any record is classified or encoded.
+    """
+
+    data_dir: Path
+    feature_path: Path
+    glove: str
+    splits: list[str]
+    records: dict[str, list[anno.Record]]
+    drops: dict[str, list[anno.Drop]]  # the readers' drops; classify's are appended
+    read: dict[str, int]
+    tokens: dict[str, list[list[str]]]
+    ids: dict[str, list[list[int]]]
+    vocabulary: list[str]
+    matrix: np.ndarray
+    unknown_token_rate: float
+
+
+def read_inputs(cfg: Config, data_dir: str | os.PathLike, glove=None,
+                splits: list[str] | None = None, progress: bool = True, *,
+                features: str | os.PathLike | None = None) -> Inputs:
+    """Read the annotations, tokenise every sentence and build the vocabulary (`Inputs`)."""
+    data_dir = Path(data_dir)
+    dataset = cfg.data.dataset
     if splits is None:
         splits = anno.available_splits(dataset, data_dir)
         if not splits:
@@ -122,80 +199,83 @@ def prepare(cfg: Config, data_dir: str | os.PathLike, out_dir: str | os.PathLike
                         f"{cfg.model.word_dim} (pass --set model.word_dim={word_dim} or a GloVe "
                         f"file of width {cfg.model.word_dim})")
     vocabulary, matrix = vocab_lib.build_vocabulary(words, vectors, word_dim)
+    ids = _word_ids(vocabulary, tokens)
+    flat = [i for v in ids.values() for sentence in v for i in sentence]
+    return Inputs(data_dir, feature_path, str(glove) if glove is not None else glove_lib.EMBEDDED,
+                  list(splits), records, drops, read, tokens, ids, vocabulary, matrix,
+                  flat.count(vocab_lib.UNK_ID) / max(len(flat), 1))
 
-    ids_of = _word_ids(vocabulary, tokens)
-    kept: dict[str, list[tuple[anno.Record, list[int]]]] = {}
-    unknown_tokens = total_tokens = 0
-    with feats.open_feature_store(feature_path) as store:
-        for split in splits:
-            kept[split] = []
-            for record, toks, ids in zip(records[split], tokens[split], ids_of[split]):
-                total_tokens += len(ids)
-                unknown_tokens += ids.count(vocab_lib.UNK_ID)
-                reason = _drop_reason(record, toks, ids, store)
-                if reason is None:
-                    kept[split].append((record, ids))
-                else:
-                    drops[split].append(anno.Drop(reason, record.where, _reason_detail(
-                        reason, record, store)))
-        if strict:
-            accounting.raise_if_strict(drops)
-        dropped = {split: len(drops[split]) for split in splits}
-        by_reason = {split: accounting.counts_by_reason(drops[split]) for split in splits}
 
-        # What the shards depend on beyond their own inputs (`shard_inputs`). Other config
-        # values (model size, training) may change between runs: the shards are kept and the
-        # manifest records the latest config.
-        settings = {
-            "format": manifest_lib.FORMAT, "record": manifest_lib.RECORD_LAYOUT, "dataset": dataset,
-            "feature_name": cfg.data.feature_name, "normalize": cfg.data.normalize,
-            "input_size": cfg.model.input_size, "num_sample_clips": cfg.model.num_sample_clips,
-            "word_dim": cfg.model.word_dim, "splits": list(splits), "shard_size": shard_size,
-        }
-        plan = {split: _plan_shards(split, v, shard_size) for split, v in kept.items()}
-        finished = _claim_output(out_dir, settings, overwrite,
-                                 [name for v in plan.values() for name, _ in v])
-        with atomic.atomic_path(out_dir / VECTORS_NAME) as tmp:
-            np.save(tmp, matrix)
+def classify(record: anno.Record, tokens: list[str], ids: list[int], store) -> anno.Drop | None:
+    """Why `prepare` leaves one record out (a `Drop` naming its file and line), or None.
 
-        total = sum(len(v) for v in kept.values())
-        bar = None
-        if progress:
-            import keras
+    The per-record filter of every driver (the local loop and the Beam pipeline).
+    """
+    reason = _drop_reason(record, tokens, ids, store)
+    if reason is None:
+        return None
+    return anno.Drop(reason, record.where, _reason_detail(reason, record, store))
 
-            print(f"prepare {cfg.name}: {total} queries from {data_dir}, features {feature_path}")
-            bar = keras.utils.Progbar(total, unit_name="query")
-        done = reused = rebuilt = 0
-        for shard_list in plan.values():
-            for name, runs in shard_list:
-                inputs = shard_inputs_lib.shard_inputs(runs, store)
-                old = finished.get(name)
-                if old == inputs and (out_dir / name).is_file():
-                    reused += 1
-                else:
-                    if old is not None and (out_dir / name).is_file():
-                        rebuilt += 1
-                        print(f"prepare: rebuilding {out_dir / name}: "
-                              f"{shard_inputs_lib.describe_change(old, inputs)}", flush=True)
-                    _write_shard(out_dir / name, runs, cfg, store)
-                    finished[name] = inputs
-                    _save_state(out_dir, settings, finished)
-                done += _num_queries(runs)
-                if bar is not None:
-                    bar.update(done)
 
-    info = {"data_dir": str(data_dir.resolve()), "features": str(feature_path.resolve()),
-            "glove": str(glove) if glove is not None else glove_lib.EMBEDDED,
-            "annotated": {s: len(v) for s, v in records.items()},
-            "unknown_token_rate": unknown_tokens / max(total_tokens, 1),
-            "seconds": round(time.time() - started, 2), "shards_reused": reused,
-            "shards_rebuilt": rebuilt,
+def write_vectors(out_dir: Path, matrix) -> None:
+    """vectors.npy, the vocabulary's word vectors (written whole or not at all)."""
+    with atomic.atomic_path(Path(out_dir) / VECTORS_NAME) as tmp:
+        np.save(tmp, matrix)
+
+
+def shard_settings(cfg: Config, splits: list[str], shard_size: int) -> dict:
+    """What the shards depend on beyond their own inputs (`shard_inputs`).
+
+    Other config values (model size, training) may change between runs: the shards are kept
+    and the manifest records the latest config.
+    """
+    return {
+        "format": manifest_lib.FORMAT, "record": manifest_lib.RECORD_LAYOUT,
+        "dataset": cfg.data.dataset, "feature_name": cfg.data.feature_name,
+        "normalize": cfg.data.normalize, "input_size": cfg.model.input_size,
+        "num_sample_clips": cfg.model.num_sample_clips, "word_dim": cfg.model.word_dim,
+        "splits": list(splits), "shard_size": shard_size,
+    }
+
+
+def build_shard(out_dir: Path, name: str, runs: list[list], cfg: Config, store,
+                old: dict | None) -> tuple[dict, str]:
+    """Write one planned shard unless a finished one of the same inputs is there.
+
+    The per-shard work of every driver. Returns (the shard's inputs, "reused" | "rebuilt" |
+    "written"); the caller records the inputs in the state file.
+    """
+    inputs = shard_inputs_lib.shard_inputs(runs, store)
+    exists = (Path(out_dir) / name).is_file()
+    if old == inputs and exists:
+        return inputs, "reused"
+    how = "written"
+    if old is not None and exists:
+        how = "rebuilt"
+        print(f"prepare: rebuilding {Path(out_dir) / name}: "
+              f"{shard_inputs_lib.describe_change(old, inputs)}", flush=True)
+    _write_shard(Path(out_dir) / name, runs, cfg, store)
+    return inputs, how
+
+
+def write_manifest(cfg: Config, inputs: Inputs, out_dir: Path,
+                   shards: dict[str, list[tuple[str, int]]], by_reason: dict[str, dict],
+                   status: dict[str, int], started: float, *, progress: bool,
+                   summary: bool) -> Path:
+    """Write manifest.json (last: its presence means the shards are complete) and the summary."""
+    dropped = {split: sum(v.values()) for split, v in by_reason.items()}
+    info = {"data_dir": str(inputs.data_dir.resolve()),
+            "features": str(inputs.feature_path.resolve()), "glove": inputs.glove,
+            "annotated": {s: len(v) for s, v in inputs.records.items()},
+            "unknown_token_rate": inputs.unknown_token_rate,
+            "seconds": round(time.time() - started, 2), "shards_reused": status["reused"],
+            "shards_rebuilt": status["rebuilt"],
             # The default window of long-video retrieval (mgpn_keras.retrieval.windowing).
-            "durations": {s: duration_statistics(v) for s, v in records.items()}}
+            "durations": {s: duration_statistics(v) for s, v in inputs.records.items()}}
     content = manifest_lib.manifest_dict(
-        cfg, vocabulary, VECTORS_NAME, {s: len(v) for s, v in kept.items()}, dropped,
-        {s: [(name, _num_queries(runs)) for name, runs in v] for s, v in plan.items()}, info,
-        read=read, dropped_by_reason=by_reason)
+        cfg, inputs.vocabulary, VECTORS_NAME,
+        {s: sum(n for _, n in v) for s, v in shards.items()}, dropped, shards, info,
+        read=inputs.read, dropped_by_reason=by_reason)
     path = out_dir / manifest_lib.MANIFEST_NAME
     atomic.write_json(path, content)
     if progress:
@@ -270,11 +350,13 @@ def _num_queries(runs: list[list]) -> int:
     return sum(len(run) for run in runs)
 
 
-def _claim_output(out_dir: Path, settings: dict, overwrite: bool, planned: list[str]) -> dict:
+def _claim_output(out_dir: Path, settings: dict, overwrite: bool,
+                  planned: list[str] | None) -> dict:
     """Make out_dir ours for `settings`; return {shard name: inputs} of the finished shards kept.
 
     Same settings: finished shards are kept (each is checked against its inputs later) and
-    shard files the plan no longer names are removed. Other settings: refuse, naming them,
+    shard files the plan no longer names are removed (planned=None: a driver that plans later
+    keeps every finished shard and removes the unplanned ones itself). Other settings: refuse, naming them,
     unless `overwrite`, which clears the folder.
     """
     state_path = out_dir / STATE_NAME
@@ -286,7 +368,8 @@ def _claim_output(out_dir: Path, settings: dict, overwrite: bool, planned: list[
             state = {}
         old = state.get("settings") if isinstance(state, dict) else None
         if old == settings:
-            finished = {k: v for k, v in state.get("shards", {}).items() if k in planned}
+            finished = {k: v for k, v in state.get("shards", {}).items()
+                        if planned is None or k in planned}
         elif not overwrite:
             what = (shard_inputs_lib.changed_settings(old, settings) if isinstance(old, dict)
                     else [f"{state_path.name} is from another version of mgpn_keras"])

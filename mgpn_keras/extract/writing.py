@@ -37,6 +37,12 @@ def parts_folder(out: str | os.PathLike) -> Path:
     return out.with_suffix(".parts") if out.suffix.lower() in HDF5_SUFFIXES else out
 
 
+def write_part(parts: Path, video: str, features: np.ndarray) -> None:
+    """Write one video's (clips, width) float32 features to `parts/<video>.npy`, atomically."""
+    with atomic.atomic_path(Path(parts) / f"{video}.npy") as tmp:
+        np.save(tmp, np.asarray(features, np.float32))
+
+
 class FeatureWriter:
     """Where one `mgpn extract` run writes; see the module docstring for the layout.
 
@@ -97,10 +103,13 @@ class FeatureWriter:
 
     def write(self, video: str, features: np.ndarray, duration: float) -> None:
         """Write one video's (clips, width) float32 features and record its duration."""
-        with atomic.atomic_path(self.parts / f"{video}.npy") as tmp:
-            np.save(tmp, np.asarray(features, np.float32))
+        write_part(self.parts, video, features)
+        self.record(video, int(features.shape[0]), duration)
+
+    def record(self, video: str, clips: int, duration: float) -> None:
+        """Record a video whose features `write_part` wrote (here or on a pipeline's worker)."""
         self.durations[video] = round(float(duration), 6)
-        self.info["clips"][video] = int(features.shape[0])
+        self.info["clips"][video] = int(clips)
         self.info["failed"].pop(video, None)
         atomic.write_json(self.durations_path, self.durations)
 

@@ -55,6 +55,7 @@ def _inference_layout(config_file, layout):
 def _resolve_run(path: Path, weights, manifest, load_manifest, layout, precision) -> ResolvedModel:
     from mgpn_keras.config import load_config
     from mgpn_keras.model import build_mgpn
+    from mgpn_keras.runs import backup_files
 
     paths = RunPaths(os.fspath(path))
     if not os.path.isfile(paths.config):
@@ -68,7 +69,9 @@ def _resolve_run(path: Path, weights, manifest, load_manifest, layout, precision
     data = load_manifest(manifest) if manifest is not None else None
     weight_file = Path(run_weights(paths, weights))
     model = build_mgpn(cfg, layout=cfg.eval.layout if layout is None else layout, dtype=precision)
-    model.load_weights(weight_file)
+    # Checked against the SHA-256 the trainer wrote beside it, as the trainer checks it: a
+    # truncated or corrupt checkpoint is a named error (CorruptBackup), never loaded silently.
+    backup_files.load_weights(model, weight_file)
     source = {"run_dir": os.path.abspath(paths.root), "weights": os.path.abspath(weight_file)}
     if data is not None:
         source["manifest"] = os.path.abspath(data.path)

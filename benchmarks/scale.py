@@ -1,0 +1,112 @@
+"""Throughput of `mgpn prepare` and `mgpn extract` on Beam's DirectRunner with 1 and 2 worker
+processes, each worker a process of its own with TensorFlow held to one thread (so the figure
+shows how the work scales per worker, not TensorFlow's own threading), and the per-query / per-video
+costs docs/scale.md's cost model multiplies out.
+
+    python benchmarks/scale.py [--scale 10] [--videos 24] [--out benchmarks/results/scale.json]
+
+prepare: the synthetic benchmark scaled `--scale` times (30,000 / 5,000 / 10,000 queries at
+10x), embedded GloVe. extract: `--videos` 4-second 30 fps 48x64 videos made here with PyAV
+(`tests/video_helpers.py`) through the tiny clip backbone of the extract tests (4 frames of
+16x16 per clip, 8 clips/s), a stand-in for a 3D CNN whose real cost the cost model takes as a
+parameter. Each figure is the whole command's wall time (Beam's start-up included) in one run
+on this machine as loaded as it is (the load average is printed): only same-run ratios mean
+anything on a shared machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))  # video_helpers: the test videos and backbone
+
+
+# One worker runs in its own process too, so both figures pay the same start-up.
+SEPARATE = ["--direct_running_mode=multi_processing"]
+
+
+def _limit_threads(threads: int) -> None:
+    # Read by TensorFlow at start-up in every worker process (they inherit the environment).
+    for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
+        os.environ[name] = str(threads)
+
+
+def bench_prepare(root: Path, scale: int, workers: int) -> dict:
+    from mgpn_keras.config import preset
+    from mgpn_keras.datasets import synthetic
+    from mgpn_keras.pipelines.prepare import prepare_beam
+
+    data = synthetic.write(root / "synthetic", seed=0, train_queries=3000 * scale,
+                           val_queries=500 * scale, test_queries=1000 * scale)
+    out = root / f"shards-{workers}"
+    shutil.rmtree(out, ignore_errors=True)
+    started = time.perf_counter()
+    manifest = prepare_beam(preset("synthetic"), data, out, workers=workers, summary=False,
+                            pipeline_args=SEPARATE)
+    seconds = time.perf_counter() - started
+    queries = sum(json.loads(Path(manifest).read_text())["counts"].values())
+    return {"queries": queries, "seconds": round(seconds, 2),
+            "queries_per_s": round(queries / seconds, 1)}
+
+
+def bench_extract(root: Path, count: int, workers: int) -> dict:
+    from video_helpers import clip_backbone, write_spec, write_video
+
+    from mgpn_keras.pipelines.extract import extract_beam
+
+    videos, backbone = root / "videos", root / "backbone.keras"
+    if not videos.is_dir():
+        for k in range(count):
+            write_video(videos / f"v{k:03d}.mp4", 30, 120, (48, 64))
+        clip_backbone(4, (16, 16), 12).save(backbone)
+    spec = write_spec(root / "tiny.json", name="tiny", frames_per_clip=4, fps=8, stride_frames=1,
+                      frame_size=[16, 16], resize="short_side_center_crop", short_side=20,
+                      pixel_range="-1_1", feature_width=12)
+    out = root / f"features-{workers}"
+    shutil.rmtree(out, ignore_errors=True)
+    started = time.perf_counter()
+    summary = extract_beam(videos, backbone, spec, out, workers=workers, progress=False,
+                           pipeline_args=SEPARATE)
+    seconds = time.perf_counter() - started
+    return {"videos": summary["extracted"], "clips": summary["clips"],
+            "seconds": round(seconds, 2), "videos_per_s": round(summary["extracted"] / seconds, 3),
+            "failed": len(summary["failed"])}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scale", type=int, default=10)
+    parser.add_argument("--videos", type=int, default=24)
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "scale.json"))
+    args = parser.parse_args()
+    cores = os.cpu_count() or 1
+    results: dict = {"cores": cores, "load_average_before": os.getloadavg(), "stages": {}}
+    root = Path(tempfile.mkdtemp(prefix="mgpn-scale-"))
+    try:
+        for workers in (1, 2):
+            _limit_threads(1)  # one TensorFlow thread per worker in both runs
+            for stage, run in (("prepare", lambda: bench_prepare(root, args.scale, workers)),
+                               ("extract", lambda: bench_extract(root, args.videos, workers))):
+                result = run()
+                results["stages"].setdefault(stage, {})[f"workers_{workers}"] = result
+                print(stage, workers, result, flush=True)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    for stage, by in results["stages"].items():
+        key = "queries_per_s" if stage == "prepare" else "videos_per_s"
+        by["speedup_2_over_1"] = round(by["workers_2"][key] / by["workers_1"][key], 2)
+    results["load_average_after"] = os.getloadavg()
+    Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

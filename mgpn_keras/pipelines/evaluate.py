@@ -1,0 +1,113 @@
+"""`mgpn evaluate --runner/--workers`: the split's metrics summed by a CombineFn across workers.
+
+The split's batches are cut into `parts` (4 per worker): part k is every `parts`-th batch of
+the evaluation dataset from the k-th (`tf.data.Dataset.shard`), scored on whichever worker
+gets it by the run's model (resolved once per worker in `setup`, its checkpoint checked
+against its SHA-256) and the protocol's per-query hits (`metrics.MomentEvaluator`, the
+single-process evaluation's code). `MetricSums` adds the hits and the top-1 IoUs; its output
+is the single-process evaluation's numbers (equal within float rounding of the sums).
+"""
+
+from __future__ import annotations
+
+import os
+
+import apache_beam as beam
+import numpy as np
+
+from mgpn_keras.pipelines.options import Outputs, pipeline_options
+
+
+class MetricSums(beam.CombineFn):
+    """(hits (B, R, T) bool, top1 (B,) IoU) per batch -> the metrics of all queries."""
+
+    def __init__(self, recall, iou_thresholds):
+        self.recall, self.iou_thresholds = list(recall), list(iou_thresholds)
+
+    def create_accumulator(self):
+        return (np.zeros((len(self.recall), len(self.iou_thresholds)), np.int64), 0.0, 0)
+
+    def add_input(self, acc, batch):
+        hits, top1 = batch
+        return (acc[0] + np.asarray(hits).sum(axis=0), acc[1] + float(np.sum(top1)),
+                acc[2] + len(top1))
+
+    def merge_accumulators(self, accumulators):
+        hits, total, count = self.create_accumulator()
+        for h, t, c in accumulators:
+            hits, total, count = hits + h, total + t, count + c
+        return hits, total, count
+
+    def extract_output(self, acc):
+        hits, total, count = acc
+        if count == 0:
+            return {}
+        out = {f"R{r}@{t:g}": float(hits[a, b] / count)
+               for a, r in enumerate(self.recall) for b, t in enumerate(self.iou_thresholds)}
+        out["mIoU"] = total / count
+        out["queries"] = count
+        return out
+
+
+class _ScorePart(beam.DoFn):
+    def __init__(self, run_dir, split, weights, manifest, layout, parts):
+        self.args = (run_dir, split, weights, manifest, layout, parts)
+
+    def setup(self):
+        from mgpn_keras.datasets import check_manifest, load_manifest
+        from mgpn_keras.model import inference_twin
+        from mgpn_keras.runs.resolve import resolve_model
+        from mgpn_keras.evaluation.model_evaluation import inference_function
+
+        run_dir, _, weights, manifest, layout, _ = self.args
+        resolved = resolve_model(run_dir, weights=weights, manifest=manifest, layout=layout)
+        self.cfg = resolved.config
+        self.data = check_manifest(load_manifest(resolved.manifest), self.cfg)
+        layout = self.cfg.eval.layout if layout is None else layout
+        self.infer = inference_function(inference_twin(resolved.model, self.cfg, layout))
+
+    def process(self, part: int):
+        from mgpn_keras.datasets import make_dataset
+        from mgpn_keras.evaluation.metrics import MomentEvaluator
+
+        _, split, _, _, _, parts = self.args
+        cfg = self.cfg
+        evaluator = MomentEvaluator.for_config(cfg)
+        data = make_dataset(self.data, split, cfg.eval.batch_size, training=False, with_meta=True)
+        for features, _, meta in data.shard(parts, part):
+            # One ranking pass: update() scores the batch; its sums are this part's to yield.
+            evaluator.update(self.infer(features).numpy(), meta["duration"].numpy(),
+                             meta["times"].numpy())
+            yield evaluator._hits.pop(), evaluator._top1.pop()
+
+
+def evaluate_beam(run_dir: str, split: str = "test", weights: str = "best", *,
+                  manifest: str | None = None, layout: str | None = None,
+                  runner: str | None = None, workers: int | None = None,
+                  pipeline_args: list[str] | None = None) -> dict:
+    """`evaluation.run_evaluation.evaluate_run`'s metrics, computed on Beam workers."""
+    from mgpn_keras.config import load_config
+    from mgpn_keras.evaluation.model_evaluation import ordered
+    from mgpn_keras.runs.paths import RunPaths
+    from mgpn_keras.runs.results import merge_results
+
+    if not os.path.isdir(run_dir):
+        raise FileNotFoundError(f"model folder {run_dir!r} does not exist")
+    paths = RunPaths(run_dir)
+    cfg = load_config(paths.config)
+    parts = 4 * (workers or 1)
+    with Outputs() as sink:
+        with beam.Pipeline(options=pipeline_options(runner, workers, pipeline_args)) as p:
+            _ = (p | "parts" >> beam.Create(list(range(parts)), reshuffle=True)
+                 | "score" >> beam.ParDo(_ScorePart(run_dir, split, weights, manifest, layout,
+                                                     parts))
+                 | "metrics" >> beam.CombineGlobally(MetricSums(cfg.eval.recall,
+                                                                cfg.eval.iou_thresholds))
+                 | sink.sink("metrics"))
+        [results] = sink.read("metrics")
+    if not results:
+        raise ValueError(f"split {split!r} has no queries to evaluate")
+    results.pop("queries")
+    results = ordered(results, cfg)
+    merge_results(paths.results, {split: results})
+    return results

@@ -1,0 +1,131 @@
+"""`mgpn extract --runner/--workers`: video features on Beam workers, the local files.
+
+Each worker loads the backbone once (`DoFn.setup`) and runs the local per-video work
+(`extract.features.video_features`: decode, sample, normalise, the backbone over batches of
+clips), then writes the video's features atomically (`extract.writing.write_part`, the
+local writer) with a small receipt beside them (`.<video>.done.json`: duration and clip
+count). The driver records the receipts in durations.json / extract.json (and packs an HDF5
+output) as the local path does, so a re-run, also after a pipeline that died, skips every
+video with features and a receipt.
+
+A video that fails (unreadable, empty, a backbone error) goes to the dead-letter output with
+its name and reason: recorded in extract.json's "failed", counted in the summary, and the
+other videos go on; `strict=True` makes the first such video stop the pipeline instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import apache_beam as beam
+
+from mgpn_keras import atomic
+from mgpn_keras.extract.backbone import load_backbone
+from mgpn_keras.extract.decoding import VideoError, find_videos, video_id
+from mgpn_keras.extract.features import DEFAULT_BATCH_SIZE, video_features
+from mgpn_keras.extract.run import _identity
+from mgpn_keras.extract.specs import FeatureSpec, load_spec
+from mgpn_keras.extract.writing import FeatureWriter, parts_folder, write_part
+from mgpn_keras.pipelines.options import Outputs, pipeline_options
+from mgpn_keras.runs.lock import hold_run_folder
+
+FAILED = "failed"
+
+
+def receipt_path(parts: Path, video: str) -> Path:
+    return Path(parts) / f".{video}.done.json"
+
+
+class ExtractVideo(beam.DoFn):
+    """A video file -> its features written (yields {video, duration, clips}); a failure ->
+    the FAILED output (video, reason)."""
+
+    def __init__(self, backbone: str, backbone_output: str | None, spec: FeatureSpec,
+                 parts: str, batch_size: int, strict: bool):
+        self.source, self.output, self.spec = backbone, backbone_output, spec
+        self.parts, self.batch_size, self.strict = parts, batch_size, strict
+
+    def setup(self):
+        self.backbone = load_backbone(self.source, self.output)  # once per worker
+
+    def process(self, path: str):
+        video = video_id(path)
+        try:
+            result = video_features(path, self.spec, self.backbone, batch_size=self.batch_size)
+        except Exception as exc:  # the dead letter: any one video's failure, named
+            if self.strict:
+                raise
+            reason = str(exc) if isinstance(exc, VideoError) else f"{path}: {exc}"
+            yield beam.pvalue.TaggedOutput(FAILED, (video, reason))
+            return
+        write_part(Path(self.parts), video, result.features)
+        done = {"video": video, "duration": result.duration,
+                "clips": int(result.features.shape[0])}
+        atomic.write_json(receipt_path(Path(self.parts), video), done)
+        yield done
+
+
+def extract_beam(videos: str | os.PathLike, backbone: str | os.PathLike,
+                 spec: str | os.PathLike | FeatureSpec, out: str | os.PathLike, *,
+                 batch_size: int = DEFAULT_BATCH_SIZE, strict: bool = False,
+                 overwrite: bool = False, progress: bool = True,
+                 backbone_output: str | None = None, runner: str | None = None,
+                 workers: int | None = None, pipeline_args: list[str] | None = None) -> dict:
+    """`extract.run.extract_videos` as a Beam pipeline; returns the same summary.
+
+    Unlike the local loop (which stops at the first bad video unless skip_bad), failed videos
+    are dead-lettered unless `strict`.
+    """
+    started = time.time()
+    spec = load_spec(spec)
+    files, others = find_videos(videos)
+    if not files:
+        raise FileNotFoundError(f"no video files in {str(videos)!r} (looked for suffixes "
+                                f"mp4, avi, mkv, webm, mov, ...; {len(others)} other files)")
+    source = str(backbone)
+    fingerprint = {"spec": spec.to_dict(), "backbone": _identity(source)}
+    parts = parts_folder(out)
+    with hold_run_folder(parts, "extract"):
+        writer = FeatureWriter(out, fingerprint, overwrite=overwrite)
+        for receipt in sorted(parts.glob(".*.done.json")):  # videos of a run that died
+            done = json.loads(receipt.read_text(encoding="utf-8"))
+            if not overwrite and (parts / f"{done['video']}.npy").is_file():
+                writer.record(done["video"], done["clips"], done["duration"])
+            receipt.unlink()
+        todo = [str(f) for f in files if overwrite or not writer.done(video_id(f))]
+        kept = len(files) - len(todo)
+        if progress:
+            print(f"extract {spec.name}: {len(files)} videos in {videos} ({kept} already done), "
+                  f"backbone {source}, out {out}, runner {runner or 'DirectRunner'} "
+                  f"x{workers or 1}", flush=True)
+        with Outputs() as sink:
+            with beam.Pipeline(options=pipeline_options(runner, workers, pipeline_args)) as p:
+                results = (p | "videos" >> beam.Create(todo, reshuffle=True)
+                           | "extract" >> beam.ParDo(ExtractVideo(
+                               source, backbone_output, spec, str(parts), batch_size,
+                               strict)).with_outputs(FAILED, main="done"))
+                _ = results.done | sink.sink("done")
+                _ = results[FAILED] | sink.sink(FAILED)
+            done, failed = sink.read("done"), dict(sorted(sink.read(FAILED)))
+        try:
+            for item in sorted(done, key=lambda d: d["video"]):
+                writer.record(item["video"], item["clips"], item["duration"])
+                receipt_path(parts, item["video"]).unlink(missing_ok=True)
+            for video, reason in failed.items():
+                writer.failed(video, reason)
+        finally:
+            writer.close()
+        summary = {"extracted": len(done), "kept": kept, "failed": failed,
+                   "ignored_files": [p.name for p in others],
+                   "clips": sum(d["clips"] for d in done),
+                   "seconds": round(time.time() - started, 2)}
+    if progress:
+        print(f"wrote {out}: {summary['extracted']} videos extracted ({summary['clips']} clips), "
+              f"{kept} kept from an earlier run, {len(failed)} failed, {len(others)} non-video "
+              f"files ignored; durations in {writer.durations_path}")
+        for video, message in failed.items():
+            print(f"  failed: {message}")
+    return summary

@@ -1,0 +1,189 @@
+"""`mgpn prepare --runner/--workers`: the same shards and manifest as the local loop, on Beam.
+
+The driver reads the annotations, tokenises and builds the vocabulary (global: a word's id
+depends on every sentence), as the local path does (`datasets.prepare.read_inputs`). The
+pipeline then
+
+1. classifies every record (`datasets.prepare.classify`, the local filter) on the workers,
+   each holding the feature store open from `setup`; the drops by reason are summed by a
+   CombineFn across workers;
+2. plans the shards from the kept records in record order (`_plan_shards`, one element:
+   the plan is the local one, so shard names and contents do not depend on the workers);
+3. writes each shard (`datasets.prepare.build_shard`, the local writer: atomic, skipping
+   finished shards of unchanged inputs) on whichever worker gets it.
+
+The driver then records the shards' inputs in prepare_state.json and writes manifest.json, as
+the local path does. A pipeline that fails leaves only complete shards (atomic renames);
+the re-run writes again every shard the state file does not list, so none is missing or
+doubled.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from collections import Counter
+from pathlib import Path
+
+import apache_beam as beam
+import numpy as np
+
+from mgpn_keras.config import Config
+from mgpn_keras.datasets import accounting
+from mgpn_keras.datasets import annotations as anno
+from mgpn_keras.datasets import features as feats
+from mgpn_keras.datasets import prepare as prep
+from mgpn_keras.pipelines.options import Outputs, pipeline_options
+
+
+class DropCounts(beam.CombineFn):
+    """(split, reason) elements -> {split: {reason: count}}, summed across workers."""
+
+    def create_accumulator(self):
+        return {}
+
+    def add_input(self, acc, element):
+        split, reason = element
+        acc.setdefault(split, Counter())[reason] += 1
+        return acc
+
+    def merge_accumulators(self, accumulators):
+        out: dict = {}
+        for acc in accumulators:
+            for split, counts in acc.items():
+                out.setdefault(split, Counter()).update(counts)
+        return out
+
+    def extract_output(self, acc):
+        return {split: dict(counts) for split, counts in acc.items()}
+
+
+class _Classify(beam.DoFn):
+    """One record -> kept (split, k, record, ids) or a tagged drop (split, k, Drop fields)."""
+
+    def __init__(self, feature_path: str):
+        self.feature_path = feature_path
+
+    def setup(self):
+        self.store = feats.open_feature_store(self.feature_path)
+
+    def process(self, item):
+        split, k, record, tokens, ids = item
+        drop = prep.classify(record, tokens, ids, self.store)
+        if drop is None:
+            yield split, k, record, ids
+        else:
+            yield beam.pvalue.TaggedOutput("dropped", (split, k, dataclasses.asdict(drop)))
+
+    def teardown(self):
+        self.store.close()
+
+
+def _plan(kept: list, splits: list[str], shard_size: int, finished: dict, strict: bool,
+          drop_counts: dict, reader_drops: int):
+    """All kept records (one element) -> one (split, name, runs, finished inputs) per shard."""
+    if strict and (reader_drops or any(sum(v.values()) for v in drop_counts.values())):
+        return  # --strict: the driver reports the first drop; nothing is written
+    by_split = {split: [] for split in splits}
+    for split, k, record, ids in sorted(kept, key=lambda x: (splits.index(x[0]), x[1])):
+        by_split[split].append((record, ids))
+    for split in splits:
+        for name, runs in prep._plan_shards(split, by_split[split], shard_size):
+            yield split, name, runs, finished.get(name)
+
+
+class _WriteShard(beam.DoFn):
+    """One planned shard -> written (or kept), reported as {split, name, queries, inputs, how}."""
+
+    def __init__(self, out_dir: str, cfg: Config, feature_path: str):
+        self.out_dir, self.cfg, self.feature_path = out_dir, cfg, feature_path
+
+    def setup(self):
+        self.store = feats.open_feature_store(self.feature_path)
+
+    def process(self, job):
+        split, name, runs, old = job
+        inputs, how = prep.build_shard(Path(self.out_dir), name, runs, self.cfg, self.store, old)
+        yield {"split": split, "name": name, "queries": prep._num_queries(runs),
+               "inputs": inputs, "how": how}
+
+    def teardown(self):
+        self.store.close()
+
+
+def prepare_beam(cfg: Config, data_dir: str | os.PathLike, out_dir: str | os.PathLike,
+                 glove: str | os.PathLike | None = None, splits: list[str] | None = None,
+                 shard_size: int = prep.DEFAULT_SHARD_SIZE, *,
+                 features: str | os.PathLike | None = None, overwrite: bool = False,
+                 strict: bool = False, summary: bool = True, runner: str | None = None,
+                 workers: int | None = None, pipeline_args: list[str] | None = None) -> Path:
+    """`datasets.prepare.prepare` as a Beam pipeline; the same arguments, files and errors.
+
+    Args (beyond `prepare`'s):
+        runner: a Beam runner name (default DirectRunner).
+        workers: worker processes (DirectRunner multi_processing) or machines.
+        pipeline_args: further Beam flags, passed unchanged (`mgpn prepare ... -- --project=..`).
+    """
+    cfg.validate()
+    started = time.time()
+    if shard_size < 1:
+        raise ValueError(f"shard_size must be a positive integer, got {shard_size}")
+    inputs = prep.read_inputs(cfg, data_dir, glove, splits, False, features=features)
+    out_dir, splits = Path(out_dir), inputs.splits
+    if not inputs.feature_path.exists():
+        feats.open_feature_store(inputs.feature_path).close()  # its one-line error, here
+    settings = prep.shard_settings(cfg, splits, shard_size)
+    finished = prep._claim_output(out_dir, settings, overwrite, None)
+    prep.write_vectors(out_dir, inputs.matrix)
+    reader_drops = sum(len(v) for v in inputs.drops.values())
+    items = [(split, k, record, toks, ids) for split in splits
+             for k, (record, toks, ids) in enumerate(zip(
+                 inputs.records[split], inputs.tokens[split], inputs.ids[split]))]
+    feature_path = str(inputs.feature_path)
+
+    with Outputs() as out:
+        with beam.Pipeline(options=pipeline_options(runner, workers, pipeline_args)) as p:
+            records = p | "records" >> beam.Create(items, reshuffle=True)
+            classified = records | "classify" >> beam.ParDo(
+                _Classify(feature_path)).with_outputs("dropped", main="kept")
+            drop_counts = (classified.dropped
+                           | "reasons" >> beam.Map(lambda d: (d[0], d[2]["reason"]))
+                           | "count drops" >> beam.CombineGlobally(DropCounts()))
+            shards = (classified.kept
+                      | "gather" >> beam.combiners.ToList()
+                      | "plan" >> beam.FlatMap(_plan, splits, shard_size, finished, strict,
+                                               beam.pvalue.AsSingleton(drop_counts),
+                                               reader_drops)
+                      | "spread" >> beam.Reshuffle()
+                      | "write" >> beam.ParDo(_WriteShard(str(out_dir), cfg, feature_path)))
+            _ = shards | out.sink("shards")
+            _ = classified.dropped | out.sink("dropped")
+            _ = drop_counts | out.sink("drop_counts")
+        results, dropped = out.read("shards"), out.read("dropped")
+        combined = out.read("drop_counts")[0]
+
+    drops = {split: list(inputs.drops[split]) for split in splits}
+    for split, _, fields in sorted(dropped, key=lambda d: (splits.index(d[0]), d[1])):
+        drops[split].append(anno.Drop(**fields))
+    if strict:
+        accounting.raise_if_strict(drops)
+    by_reason = {}
+    for split in splits:
+        counts = Counter(d.reason for d in inputs.drops[split])
+        counts.update(combined.get(split, {}))
+        by_reason[split] = {r: counts.get(r, 0) for r in anno.DROP_REASONS}
+
+    results.sort(key=lambda r: (splits.index(r["split"]), r["name"]))
+    planned = {r["name"] for r in results}
+    for path in out_dir.glob("*.tfrecord"):
+        if path.name not in planned:  # a shard of an earlier plan
+            path.unlink()
+    finished = {r["name"]: r["inputs"] for r in results}
+    prep._save_state(out_dir, settings, finished)
+    status = Counter(r["how"] for r in results)
+    shard_list = {split: [(r["name"], r["queries"]) for r in results if r["split"] == split]
+                  for split in splits}
+    return prep.write_manifest(cfg, inputs, out_dir, shard_list, by_reason,
+                               {k: status.get(k, 0) for k in ("reused", "rebuilt", "written")},
+                               started, progress=False, summary=summary)
