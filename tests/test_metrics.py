@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from mgpn_keras.config import metric_names, preset
-from mgpn_keras.geometry import valid_mask
 from mgpn_keras.metrics import (MomentEvaluator, batched_nms, evaluate_moments, format_table,
                                 iou, joint_probabilities, nms, nms_indices, sorted_proposals,
                                 top_moments)
+from mgpn_keras.valid_cells.geometry import valid_mask
 
 REPO = Path(__file__).resolve().parents[1]
 from conftest import load_fixture_io  # noqa: E402
