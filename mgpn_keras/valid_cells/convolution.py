@@ -71,7 +71,10 @@ def valid_cell_conv_relu(x, kernel, shift, plan: ValidCellPlan, groups: int):
     parts = []
     for rectangles in plan.rectangles:  # (B, tiles * input cells, C_in) -> images -> outputs
         images = tf.reshape(tf.gather(x, rectangles.input_rows, axis=1), (-1,) + rectangles.input + (c_in,))
-        y = tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(images, kernel, strides=1, padding="VALID"), shift))
+        # `+ shift`, not bias_add: without oneDNN, grappler fuses Conv2D + BiasAdd + Relu into a
+        # _FusedConv2D whose CPU kernel refuses grouped convolutions ("Fused conv implementation
+        # does not support grouped convolutions") as soon as the graph is traced.
+        y = tf.nn.relu(tf.nn.conv2d(images, kernel, strides=1, padding="VALID") + shift)
         parts.append(tf.reshape(y, (batch, rectangles.cells, c_out)))
     for cells in plan.coarse:
         parts.append(tf.nn.relu(_coarse_conv(x, kernel, cells.taps, cells.neighbours, groups) + shift))
