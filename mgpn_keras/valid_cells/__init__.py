@@ -21,6 +21,7 @@ Modules:
     layout       which layout a model gets ("auto", `resolve_layout`, `check_layout`).
 
 The layout choice lists (`LAYOUTS`, `LAYOUT_SETTINGS`, `VALID_CELL_COMPARISONS`) are in
-`mgpn_keras.config`. This package imports only config and itself; importing it imports no
-module: `geometry`, `plan` and `layout` need no TensorFlow.
+`mgpn_keras.config`. This package imports only config and itself. `import
+mgpn_keras.valid_cells` loads none of its modules; `geometry`, `plan` and `layout` need no
+TensorFlow (`scatter` uses keras.ops, `convolution` TensorFlow).
 """
