@@ -59,7 +59,7 @@ def main() -> None:
 
     from mgpn_keras.evaluation import metrics
     from mgpn_keras.config import preset
-    from mgpn_keras.geometry import valid_mask
+    from mgpn_keras.valid_cells.geometry import valid_mask
 
     old = _baseline_metrics(args.baseline_rev)
     print(f"load average at start: {os.getloadavg()[0]:.2f} ({os.cpu_count()} CPUs)")

@@ -22,6 +22,14 @@ DATASET_NAMES = ("charades_sta", "tacos", "activitynet", "synthetic")
 COARSE_ENCODERS = ("gru", "lstm", "transformer")
 CANDIDATE_FEATURES = ("both", "content", "boundary")
 COMPARISON_MODULES = ("group_conv", "stacked_conv", "non_local")
+# Comparison modules that also have the valid-cell layout (mgpn_keras.valid_cells).
+VALID_CELL_COMPARISONS = ("group_conv",)
+# The 2D stage's layouts a layer takes, and the settings (`eval.layout`, `--layout`), which
+# add "auto": the one that does less work for the geometry (mgpn_keras.valid_cells.layout).
+LAYOUTS = ("dense", "valid_cells")
+LAYOUT_SETTINGS = ("auto",) + LAYOUTS
+# Dtype policies a model can be exported in (`mgpn export --precision`).
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 
 
 @dataclass
@@ -98,7 +106,8 @@ class EvalConfig:
     best_metric: str = "R1@0.5"
     # The 2D stage's layout wherever the model only infers (evaluation, the per-epoch
     # evaluation, export, predict): "auto" (the one measured faster for the preset's
-    # geometry), "dense" or "valid_cells". Training always uses "dense". See mgpn_keras.layout.
+    # geometry), "dense" or "valid_cells". Training always uses "dense". See
+    # mgpn_keras.valid_cells.layout.
     layout: str = "auto"
     # Long videos (mgpn_keras.retrieval.windowing): a video longer than window_seconds is cut
     # into windows of that length, overlapping by window_overlap_seconds, and their moments
@@ -348,8 +357,6 @@ def validate(cfg: Config) -> None:
              "eval.iou_thresholds", e.iou_thresholds, "a non-empty list of values in [0, 1)")
     _require(isinstance(e.batch_size, int) and e.batch_size > 0, "eval.batch_size",
              e.batch_size, "a positive integer")
-    from mgpn_keras.layout import LAYOUT_SETTINGS, valid_cells_unsupported
-
     _require(e.layout in LAYOUT_SETTINGS, "eval.layout", e.layout, f"one of {list(LAYOUT_SETTINGS)}")
     unsupported = valid_cells_unsupported(m) if e.layout == "valid_cells" else None
     _require(unsupported is None, "eval.layout", e.layout, f"{unsupported}; use 'auto' or 'dense'")
@@ -370,10 +377,18 @@ def validate(cfg: Config) -> None:
              f"one of {metrics}")
 
 
-def model_section(config: Config | ModelConfig) -> ModelConfig:
-    """The `ModelConfig` of a `Config`, or the `ModelConfig` itself: what the model and its
-    layout read, so that both accept either."""
+def model_config(config: Config | ModelConfig) -> ModelConfig:
+    """The ModelConfig of a Config, or `config` itself when it is one."""
     return getattr(config, "model", config)
+
+
+def valid_cells_unsupported(config: Config | ModelConfig) -> str | None:
+    """Why `config`'s model has no valid-cell layout, or None when it has one."""
+    m = model_config(config)
+    if m.use_choice_comparison and m.comparison not in VALID_CELL_COMPARISONS:
+        return (f"the valid-cell layout implements model.comparison in "
+                f"{list(VALID_CELL_COMPARISONS)}; got {m.comparison!r}")
+    return None
 
 
 def metric_names(cfg: Config) -> list[str]:

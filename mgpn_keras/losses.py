@@ -12,7 +12,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from mgpn_keras.geometry import valid_mask
+from mgpn_keras.valid_cells.geometry import valid_mask
 
 
 def _check_range(min_iou: float, max_iou: float) -> None:
@@ -49,7 +49,7 @@ def scaled_iou_bce(scores, iou_map, mask, min_iou: float, max_iou: float):
 class ScaledIoUBCE(keras.losses.Loss):
     """Scaled-IoU BCE over the valid cells of the sparse 2D map (Sec. 3.9).
 
-    Per query: the mean, over the V valid cells (`mgpn_keras.geometry.valid_mask`), of
+    Per query: the mean, over the V valid cells (`mgpn_keras.valid_cells.geometry.valid_mask`), of
     `BCE_with_logits(score, clip((iou - min_iou) / (max_iou - min_iou), 0, 1))`. Every query
     has the same V cells, so the default reduction (`"sum_over_batch_size"`, the mean over
     queries) equals the reference's mean over all valid cells of all queries.

@@ -1,7 +1,7 @@
 """The MGPN network as a Keras functional model (paper Sec. 3.2-3.8).
 
-One definition with two layouts of the 2D stage (`mgpn_keras.layout`): "dense" maps for
-training and parity, "valid_cells" for inference. Both have the same layers and weights,
+One definition with two layouts of the 2D stage (`mgpn_keras.valid_cells.layout`): "dense"
+maps for training and parity, "valid_cells" for inference. Both have the same layers and weights,
 so weights saved from one load into the other.
 
 Example:
@@ -15,8 +15,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from mgpn_keras.config import Config, ModelConfig, model_section
-from mgpn_keras.geometry import valid_mask
+from mgpn_keras.config import Config, ModelConfig, model_config
 from mgpn_keras.layers.choice_ranker import ChoiceRanker
 from mgpn_keras.layers.clip_encoder import ClipEncoder
 from mgpn_keras.layers.co_attention import CoAttention
@@ -27,7 +26,8 @@ from mgpn_keras.layers.initializers import dense
 from mgpn_keras.layers.moment_map import MomentMap2D
 from mgpn_keras.layers.residual_feed_forward import ResidualFeedForward
 from mgpn_keras.layers.sequence_encoder import SequenceEncoder
-from mgpn_keras.layout import resolve_layout
+from mgpn_keras.valid_cells.geometry import valid_mask
+from mgpn_keras.valid_cells.layout import resolve_layout
 
 INPUT_NAMES = ("word_vectors", "query_mask", "clip_features")
 
@@ -44,11 +44,12 @@ def mgpn_graph(config: Config | ModelConfig, layout: str | None = None, dtype=No
 
     Args:
         config: a Config or ModelConfig.
-        layout: "dense" (default), "valid_cells" or "auto" (`mgpn_keras.layout.resolve_layout`).
+        layout: "dense" (default), "valid_cells" or "auto"
+            (`mgpn_keras.valid_cells.layout.resolve_layout`).
         dtype: a dtype policy (e.g. "mixed_bfloat16") for every layer but the ranker, which
             stays float32; None follows the global policy.
     """
-    m = model_section(config)
+    m = model_config(config)
     n, c, scales = m.num_clips, m.hidden_size, m.num_scale_layers
     layout = resolve_layout(m, layout)
     inputs = {
@@ -110,7 +111,7 @@ def build_mgpn(config: Config | ModelConfig, name: str = "mgpn", *, layout: str 
         name: the model's name.
         layout: the 2D stage's layout: "dense" (None, the default: training and parity),
             "valid_cells" (inference only) or "auto" (the one measured faster for the
-            geometry; `mgpn_keras.layout`). Same weights in every layout.
+            geometry; `mgpn_keras.valid_cells.layout`). Same weights in every layout.
         dtype: a dtype policy for every layer (e.g. "mixed_bfloat16"); the ranker, and so
             the logits, stay float32. None follows the global policy.
 
@@ -186,7 +187,7 @@ def copy_weights(source: keras.Model, target: keras.Model) -> None:
 
 def valid_cell_mask(config: Config | ModelConfig):
     """The (N, N) float32 mask of candidate cells, a constant of the configuration."""
-    m = model_section(config)
+    m = model_config(config)
     return valid_mask(m.num_clips, m.num_scale_layers)
 
 

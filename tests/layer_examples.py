@@ -11,7 +11,7 @@ SCALES = [3, 2]
 
 
 def _inputs():
-    from mgpn_keras.geometry import valid_cells
+    from mgpn_keras.valid_cells.geometry import valid_cells
 
     rng = np.random.default_rng(0)
     v = len(valid_cells(N, SCALES)[0])

@@ -48,7 +48,8 @@ def test_grouped_convolution_runs_with_onednn_off_and_matches_the_native_kernel(
 
     import tensorflow as tf
 
-    from mgpn_keras.layers.group_conv2d import GroupConv2D, _native_grouped_kernels
+    from mgpn_keras.grouped_convolution import _native_grouped_kernels
+    from mgpn_keras.layers.group_conv2d import GroupConv2D
 
     # `import mgpn_keras` (conftest) turned oneDNN on before TensorFlow loaded: this side runs
     # the native grouped kernel.

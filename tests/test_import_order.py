@@ -18,7 +18,7 @@ from pathlib import Path
 LEVELS: dict[str, float] = {
     # the atoms: file writing and the version (standard library only), then the configuration
     # with its choice lists, which writes through atomic, and the protocol operations
-    "atomic": 0, "version": 0, "config": 0.5, "protocol": 0.5,
+    "atomic": 0, "version": 0, "config": 0.5, "protocol": 0.5, "grouped_convolution": 0.5,
     "valid_cells": 1,
     "layers": 2, "losses": 2,
     # convert builds the model to run the reference's forward pass: above it
@@ -33,14 +33,6 @@ LEVELS: dict[str, float] = {
     "tuning": 8, "pipelines": 8,
     "cli": 9, "_keras_hook": 9,
     "__init__": 9.5,  # the package root installs the Keras hook and re-exports the public names
-}
-# Modules that are one unit of the table: the valid-cell modules still at the top level are
-# the valid_cells package until they move into it.
-UNITS = {"geometry": "valid_cells", "layout": "valid_cells", "valid_cell_plan": "valid_cells"}
-
-# Imports the lead removes when the branch that deletes them merges; nothing else is exempt.
-PENDING: set[tuple[str, str]] = {
-    ("mgpn_keras/config.py", "mgpn_keras.layout"),  # config's lazy import; valid-cells branch drops it
 }
 
 PACKAGE = Path(__file__).resolve().parent.parent / "mgpn_keras"
@@ -75,7 +67,7 @@ def _unit(dotted: str) -> str:
     parts = dotted.split(".")
     if len(parts) == 1:
         return "__init__"
-    name = UNITS.get(parts[1], parts[1])
+    name = parts[1]
     # An attribute of the root (`from mgpn_keras import __version__`) is the root itself.
     return name if name in LEVELS else "__init__"
 
@@ -85,11 +77,11 @@ def _file_unit(path: Path) -> str:
     if len(rel.parts) == 1 and rel.name == "__init__.py":
         return "__init__"
     name = rel.parts[0].removesuffix(".py")
-    return UNITS.get(name, name)
+    return name
 
 
 def violations() -> list[str]:
-    found, pending_seen = [], set()
+    found = []
     for path in sorted(PACKAGE.rglob("*.py")):
         rel = path.relative_to(PACKAGE.parent).as_posix()
         here = _file_unit(path)
@@ -101,14 +93,8 @@ def violations() -> list[str]:
                 there = _unit(dotted)
                 if there == here or LEVELS[there] < LEVELS[here]:
                     continue
-                if (rel, dotted) in PENDING:
-                    pending_seen.add((rel, dotted))
-                    continue
                 found.append(f"{rel}:{node.lineno}: `{ast.unparse(node)}`: {here} (level "
                              f"{LEVELS[here]}) may not import {there} (level {LEVELS[there]})")
-    # A pending entry whose import is gone must leave the table too.
-    found += [f"{rel}: PENDING names `{dotted}`, which it no longer imports: delete the entry"
-              for rel, dotted in sorted(PENDING - pending_seen)]
     return found
 
 
@@ -126,7 +112,7 @@ def test_the_walker_sees_lazy_and_relative_imports():
     assert sorted(names) == ["mgpn_keras.serving", "mgpn_keras.serving"]
     assert _file_unit(path) == "training" and _unit(names[0]) == "serving"
     assert _unit("mgpn_keras.__version__") == "__init__"
-    assert _unit("mgpn_keras.layout") == "valid_cells"
+    assert _unit("mgpn_keras.valid_cells.layout") == "valid_cells"
     assert _file_unit(PACKAGE / "__init__.py") == "__init__"
 
 

@@ -5,8 +5,8 @@ import numpy as np
 
 
 def test_moment_map_is_max_and_mean_over_each_valid_range():
-    from mgpn_keras.geometry import valid_cells
     from mgpn_keras.layers.moment_map import MomentMap2D
+    from mgpn_keras.valid_cells.geometry import valid_cells
 
     n, scales = 32, [15, 8]
     x = np.random.default_rng(1).normal(size=(2, n, 6)).astype(np.float32)
@@ -19,7 +19,7 @@ def test_moment_map_is_max_and_mean_over_each_valid_range():
         expected_boundary[:, i, j] = (x[:, i] + x[:, j]) / 2
     np.testing.assert_array_equal(content, expected_content)
     np.testing.assert_allclose(boundary, expected_boundary, atol=1e-7)
-    sparse_b, sparse_c = MomentMap2D(n, scales, sparse=True)(x)
+    sparse_b, sparse_c = MomentMap2D(n, scales, layout="valid_cells")(x)
     np.testing.assert_array_equal(np.asarray(sparse_c), content[:, start, end])
 
 

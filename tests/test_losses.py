@@ -8,9 +8,9 @@ import pytest
 import tensorflow as tf
 
 from mgpn_keras.config import preset
-from mgpn_keras.geometry import valid_mask
 from mgpn_keras.losses import ScaledIoUBCE, scaled_iou_bce
 from mgpn_keras.protocol.iou_map import iou_map
+from mgpn_keras.valid_cells.geometry import valid_mask
 
 
 def iou_map_numpy(times, duration, num_clips):

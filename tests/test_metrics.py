@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 
 from mgpn_keras.config import metric_names, preset
-from mgpn_keras.geometry import valid_mask
 from mgpn_keras.evaluation.metrics import (MomentEvaluator, evaluate_moments, format_table,
                                            joint_probabilities, nms_indices, sorted_proposals,
                                            top_moments)
 from oracles import batched_nms, nms
 from oracles import protocol_iou as iou
+from mgpn_keras.valid_cells.geometry import valid_mask
 
 REPO = Path(__file__).resolve().parents[1]
 from conftest import load_fixture_io  # noqa: E402

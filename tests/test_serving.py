@@ -432,7 +432,7 @@ def test_in_graph_averaging_equals_the_reference_exactly(clips):
 @pytest.mark.parametrize("num_clips, scales, top_k, threshold", [
     (8, [3, 2], 5, 0.45), (16, [15], 5, 0.44), (32, [15, 8], 10, 0.5), (8, [3, 2], 20, 0.3)])
 def test_in_graph_nms_equals_the_reference_exactly(num_clips, scales, top_k, threshold):
-    from mgpn_keras.geometry import valid_mask
+    from mgpn_keras.valid_cells.geometry import valid_mask
     from mgpn_keras.evaluation.metrics import top_moments
     from mgpn_keras.protocol import nms
 

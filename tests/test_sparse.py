@@ -35,7 +35,7 @@ def _inputs(m, batch=2, tokens=6, seed=0):
 def _dense_conv_relu_at_valid_cells(values, n, scales, kernel, shift):
     import tensorflow as tf
 
-    from mgpn_keras.layers.moment_map import gather_valid, scatter_to_map
+    from mgpn_keras.valid_cells.scatter import gather_valid, scatter_to_map
 
     y = tf.nn.relu(tf.nn.conv2d(scatter_to_map(values, n, scales), kernel, 1, "SAME") + shift)
     return np.asarray(gather_valid(y, n, scales))
@@ -43,13 +43,14 @@ def _dense_conv_relu_at_valid_cells(values, n, scales, kernel, shift):
 
 @pytest.mark.parametrize("kernel_size", [3, 7])
 def test_valid_cell_convolution_equals_dense_convolution(kernel_size):
-    """Two grouped convs + shift + ReLU at the valid cells (the first from the valid-cell list,
-    the second from the tile layout) against tf.nn.conv2d on the dense map, for rectangles of
-    1, 2 and 5 rows (5 divides no N here): band cells, both coarse strides, the map's edges."""
-    from mgpn_keras.geometry import valid_cells
-    from mgpn_keras.layers.valid_cell_convolution import (cells_from_tile_layout, valid_cell_conv_relu,
-                                                           with_zero_row)
-    from mgpn_keras.valid_cell_plan import valid_cell_plan
+    """Two grouped convs + shift + ReLU at the valid cells (the valid-cell list put into the
+    tile layout, then convolved twice there) against tf.nn.conv2d on the dense map, for
+    rectangles of 1, 2 and 5 rows (5 divides no N here): band cells, both coarse strides, the
+    map's edges."""
+    from mgpn_keras.valid_cells.convolution import (cells_from_tile_layout, tile_layout_from_cells,
+                                                    valid_cell_conv_relu)
+    from mgpn_keras.valid_cells.geometry import valid_cells
+    from mgpn_keras.valid_cells.plan import valid_cell_plan
 
     n, scales, groups = 24, [5, 3, 2], 2  # a band of 6 lengths, then strides 2 and 4
     rng = np.random.default_rng(kernel_size)
@@ -64,20 +65,20 @@ def test_valid_cell_convolution_equals_dense_convolution(kernel_size):
     assert (first_expected > 0).mean() > 0.3 and (second_expected > 0).mean() > 0.3
     for rows in (1, 2, 5):
         plan = valid_cell_plan(n, scales, kernel_size, rows)
-        assert sum(len(c.from_cells) for c in plan.coarse) == coarse_cells
+        assert sum(len(c.neighbours) for c in plan.coarse) == coarse_cells
         assert all(len(c.taps) < kernel_size ** 2 for c in plan.coarse)  # only the taps they use
-        first = valid_cell_conv_relu(with_zero_row(x), kernels[0], shifts[0], plan, groups, from_cells=True)
+        first = valid_cell_conv_relu(tile_layout_from_cells(x, plan), kernels[0], shifts[0], plan, groups)
         assert np.all(np.asarray(first[:, -1]) == 0.0)  # the row that missing neighbours read
         np.testing.assert_allclose(np.asarray(cells_from_tile_layout(first, plan)), first_expected,
                                    atol=1e-4, rtol=1e-5)
-        second = valid_cell_conv_relu(first, kernels[1], shifts[1], plan, groups, from_cells=False)
+        second = valid_cell_conv_relu(first, kernels[1], shifts[1], plan, groups)
         np.testing.assert_allclose(np.asarray(cells_from_tile_layout(second, plan)), second_expected,
                                    atol=1e-3, rtol=1e-5)
 
 
 def test_neighbour_table_matches_the_map():
-    from mgpn_keras.geometry import valid_cells, valid_mask
-    from mgpn_keras.valid_cell_plan import neighbour_table
+    from mgpn_keras.valid_cells.geometry import valid_cells, valid_mask
+    from mgpn_keras.valid_cells.plan import neighbour_table
 
     n, scales, k = 16, [5, 3], 3
     start, end = valid_cells(n, scales)
@@ -99,10 +100,10 @@ def test_comparison_layers_equal_dense_at_valid_cells(name):
     """The 2D stage alone on O(1) inputs (comparison and ranker), sparse vs dense."""
     import keras
 
-    from mgpn_keras.geometry import valid_cells
+    from mgpn_keras.valid_cells.geometry import valid_cells
     from mgpn_keras.layers.choice_ranker import ChoiceRanker
     from mgpn_keras.layers.group_conv_comparison import GroupConvComparison
-    from mgpn_keras.layers.moment_map import gather_valid, scatter_to_map
+    from mgpn_keras.valid_cells.scatter import gather_valid, scatter_to_map
 
     g = GEOMETRIES[name]
     n, scales, c = g["num_clips"], g["num_scale_layers"], 16
@@ -243,8 +244,8 @@ def test_valid_cell_model_keras_file_round_trip(tmp_path):
 @pytest.mark.parametrize("comparison", ["stacked_conv", "non_local"])
 def test_other_comparisons_refuse_valid_cells_and_auto_falls_back_to_dense(comparison):
     from mgpn_keras.config import apply_overrides
-    from mgpn_keras.layout import resolve_layout
     from mgpn_keras.model import build_mgpn, model_layout
+    from mgpn_keras.valid_cells.layout import resolve_layout
 
     cfg = tiny_config(comparison=comparison, num_clips=16, num_sample_clips=64,
                       num_scale_layers=[3])  # 16 + 15 + 14 + 13 of 256 cells: "auto" would pick valid cells
@@ -260,10 +261,10 @@ def test_other_comparisons_refuse_valid_cells_and_auto_falls_back_to_dense(compa
 
 def test_auto_layout_per_preset():
     from mgpn_keras.config import PRESET_NAMES, preset
-    from mgpn_keras.layout import resolve_layout, valid_cell_work, valid_fraction
+    from mgpn_keras.valid_cells.layout import resolve_layout, valid_cell_work, valid_fraction
 
     picks = {name: resolve_layout(preset(name), "auto") for name in PRESET_NAMES}
-    # Measured (mgpn_keras/layout.py): valid cells faster on TACoS, ActivityNet and Charades-STA
+    # Measured (mgpn_keras/valid_cells/layout.py): valid cells faster on TACoS, ActivityNet and Charades-STA
     # I3D; on the 16-clip maps the rectangles cover all 256 cells.
     assert picks == {"charades_i3d": "valid_cells", "charades_vgg": "dense", "tacos": "valid_cells",
                      "activitynet": "valid_cells", "synthetic": "dense"}

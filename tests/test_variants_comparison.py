@@ -7,7 +7,7 @@ N, SCALES, C = 8, [3, 2], 8
 
 
 def _mask():
-    from mgpn_keras.geometry import valid_mask
+    from mgpn_keras.valid_cells.geometry import valid_mask
 
     return valid_mask(N, SCALES)[None, :, :, None]  # (1, N, N, 1)
 
@@ -114,7 +114,7 @@ def test_non_local_block_matches_its_formula():
 def test_non_local_comparison_attends_over_the_valid_cells_only():
     import keras
 
-    from mgpn_keras.geometry import valid_cells
+    from mgpn_keras.valid_cells.geometry import valid_cells
 
     keras.utils.set_random_seed(0)
     layer = _layer("non_local")

@@ -10,8 +10,8 @@ def flops_2d_per_query(preset_name: str, layout: str, model_overrides: dict | No
     convolutions at the cells of `valid_cell_plan` (the band's rectangles, the coarse cells'
     taps); the 1D encoders add well under 5 % and are left out."""
     from mgpn_keras.config import preset
-    from mgpn_keras.geometry import valid_cells
-    from mgpn_keras.valid_cell_plan import valid_cell_plan
+    from mgpn_keras.valid_cells.geometry import valid_cells
+    from mgpn_keras.valid_cells.plan import valid_cell_plan
 
     m = preset(preset_name, model=model_overrides or {}).model
     c, k, g = m.hidden_size, m.kernel_size, m.groups

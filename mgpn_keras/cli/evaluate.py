@@ -7,6 +7,7 @@ import os
 
 from mgpn_keras.cli.arguments import HelpFormatter, add_logging_arguments, add_runner_arguments
 from mgpn_keras.cli.errors import UsageError
+from mgpn_keras.config import LAYOUT_SETTINGS
 
 DESCRIPTION = """\
 Evaluate a training run's weights on a split with the reference protocol (ranking, NMS,
@@ -36,7 +37,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help="'best' (best checkpoint), 'latest' (last backup) or a .weights.h5 path")
     parser.add_argument("--predictions", metavar="FILE.json",
                         help="also write every query's top moments to this JSON file")
-    parser.add_argument("--layout", choices=["auto", "dense", "valid_cells"],
+    parser.add_argument("--layout", choices=LAYOUT_SETTINGS,
                         help="the 2D stage's layout (default: the run's eval.layout, 'auto': the "
                         "one measured faster for the preset; all give the same answers)")
     window = parser.add_argument_group(

@@ -6,6 +6,7 @@ import argparse
 import json
 
 from mgpn_keras.cli.arguments import HelpFormatter, add_logging_arguments
+from mgpn_keras.config import LAYOUT_SETTINGS, PRECISIONS
 
 DESCRIPTION = """\
 Write a SavedModel whose serving_default signature takes query (string), video_features
@@ -41,10 +42,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         "largest recall, 5)")
     parser.add_argument("--nms-threshold", type=float,
                         help="NMS threshold (default: the preset's eval.nms_threshold)")
-    parser.add_argument("--layout", choices=["auto", "dense", "valid_cells"],
+    parser.add_argument("--layout", choices=LAYOUT_SETTINGS,
                         help="the 2D stage's layout in the graph (default: the run's eval.layout, "
                         "'auto': the one measured faster for the preset; all give the same moments)")
-    parser.add_argument("--precision", choices=["float32", "mixed_bfloat16", "mixed_float16"],
+    parser.add_argument("--precision", choices=PRECISIONS,
                         default="float32",
                         help="dtype policy of the exported layers (default float32); "
                         "mixed_bfloat16 is faster on CPUs with bfloat16 instructions, and its "

@@ -108,8 +108,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         print("\n\n".join(format_moments(q, m, args.gt) for q, m in zip(args.query, moments)))
     if args.plot:
-        from mgpn_keras.geometry import valid_mask
         from mgpn_keras.serving.plot import plot_prediction
+        from mgpn_keras.valid_cells.geometry import valid_mask
 
         mask = valid_mask(export.num_clips, export.info["num_scale_layers"])
         plot_prediction(args.plot, maps, moments, args.duration, args.query, mask, gt=args.gt,

@@ -41,10 +41,10 @@ import numpy as np
 
 import tensorflow as tf
 
-from mgpn_keras.geometry import valid_mask
 from mgpn_keras.protocol.interval_iou import interval_iou
 from mgpn_keras.protocol.nms import nms_keep
 from mgpn_keras.protocol.proposals import ranked_proposals
+from mgpn_keras.valid_cells.geometry import valid_mask
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -87,7 +87,7 @@ def joint_probabilities(logits, num_scale_layers, num_clips: int | None = None) 
     Args:
         logits: (B, N, N) or (B, N, N, 1) score map (pre-sigmoid), float32 as the model gives it.
         num_scale_layers: the preset's `model.num_scale_layers`; with N it fixes the mask
-            (`mgpn_keras.geometry.valid_mask`).
+            (`mgpn_keras.valid_cells.geometry.valid_mask`).
         num_clips: N; taken from `logits` when omitted.
 
     Returns:

@@ -21,7 +21,7 @@ def evaluate_model(model: keras.Model, dataset, cfg: Config, *, progress: bool =
     """Metrics of `model` on a `make_dataset(..., with_meta=True)` dataset.
 
     The model runs in the inference layout `layout` (default `cfg.eval.layout`, see
-    `mgpn_keras.layout`): a model of another layout is evaluated through a twin holding a
+    `mgpn_keras.valid_cells.layout`): a model of another layout is evaluated through a twin holding a
     copy of its weights (`mgpn_keras.model.inference_twin`), with the same answers.
 
     Returns:

@@ -5,8 +5,8 @@ from keras import ops
 
 from mgpn_keras.layers import initializers
 from mgpn_keras.layers.masking import map_mask_constant
-from mgpn_keras.layers.moment_map import dense_scatter_index
-from mgpn_keras.layout import check_layout
+from mgpn_keras.valid_cells.layout import check_layout
+from mgpn_keras.valid_cells.scatter import scatter_to_map
 
 
 @keras.saving.register_keras_serializable(package="mgpn_keras")
@@ -20,7 +20,7 @@ class ChoiceRanker(keras.layers.Layer):
 
     Args:
         num_clips, num_scale_layers: the map's geometry.
-        layout: "dense" or "valid_cells" (see `mgpn_keras.layout`).
+        layout: "dense" or "valid_cells" (see `mgpn_keras.valid_cells.layout`).
 
     Input: `(batch, N, N, C)` dense or `(batch, V, C)` at the valid cells.
     Output: logits `(batch, N, N)`; exactly 0.0 on invalid cells, as in the reference.
@@ -32,7 +32,6 @@ class ChoiceRanker(keras.layers.Layer):
         self.num_scale_layers = [int(c) for c in num_scale_layers]
         self.layout = check_layout(layout)
         self._mask = map_mask_constant(self.num_clips, self.num_scale_layers)[:, :, 0]
-        self._scatter = dense_scatter_index(self.num_clips, self.num_scale_layers)  # (N * N,)
 
     def build(self, input_shape):
         self.score = initializers.dense(1, int(input_shape[-1]), name="score", dtype=self.dtype_policy)
@@ -40,10 +39,8 @@ class ChoiceRanker(keras.layers.Layer):
 
     def call(self, x):
         logits = self.score(x)[..., 0]
-        if self.layout == "valid_cells":  # (B, V) -> (B, N, N)
-            padded = ops.pad(logits, [[0, 0], [0, 1]])  # index V: a zero for the invalid cells
-            dense = ops.take(padded, self._scatter, axis=1)  # (B, N * N)
-            return ops.reshape(dense, (-1, self.num_clips, self.num_clips))
+        if self.layout == "valid_cells":  # (B, V) -> (B, N, N), zero off the valid cells
+            return scatter_to_map(logits, self.num_clips, self.num_scale_layers)
         return logits * ops.cast(self._mask, logits.dtype)
 
     def compute_output_shape(self, input_shape):

@@ -7,24 +7,23 @@
 The paper's fourth alternative, RaNet's graph attention ("GA"), is not implemented.
 """
 
+from mgpn_keras.config import COMPARISON_MODULES, valid_cells_unsupported
 from mgpn_keras.layers.group_conv_comparison import GroupConvComparison
 from mgpn_keras.layers.non_local_comparison import NonLocalComparison
 from mgpn_keras.layers.stacked_conv_comparison import StackedConvComparison
 
-COMPARISONS = ("group_conv", "stacked_conv", "non_local")
-
 
 def build_comparison(m, name="comparison", layout="dense", dtype=None):
-    """The comparison layer of a ModelConfig, in a layout (`mgpn_keras.layout`).
+    """The comparison layer of a ModelConfig, in a layout (`mgpn_keras.valid_cells.layout`).
 
     Every module takes `[fused (B, N, N, 2C), boundary (B, N, N, C), content (B, N, N, C)]`
-    and returns the relation map `(B, N, N, C)`, zero on invalid cells. Only
-    "group_conv" also has the "valid_cells" layout (`(B, V, ...)` values); the others
-    raise ValueError for it.
+    and returns the relation map `(B, N, N, C)`, zero on invalid cells. Those of
+    `config.VALID_CELL_COMPARISONS` also have the "valid_cells" layout (`(B, V, ...)`
+    values); the others raise ValueError for it.
     """
-    if layout != "dense" and m.comparison != "group_conv":
-        raise ValueError(f"layout {layout!r}: model.comparison = {m.comparison!r} has only the "
-                         f"'dense' layout; the valid-cell layout implements 'group_conv'")
+    if layout != "dense" and valid_cells_unsupported(m):
+        raise ValueError(f"layout {layout!r}: {valid_cells_unsupported(m)}; model.comparison = "
+                         f"{m.comparison!r} has only the 'dense' layout")
     if m.comparison == "group_conv":
         return GroupConvComparison(m.hidden_size, m.num_clips, m.num_scale_layers, m.groups,
                                    m.kernel_size, m.synchronized_batch_norm, layout=layout,
@@ -36,4 +35,4 @@ def build_comparison(m, name="comparison", layout="dense", dtype=None):
     if m.comparison == "non_local":
         return NonLocalComparison(m.hidden_size, m.num_clips, m.num_scale_layers, m.non_local_blocks,
                                   m.synchronized_batch_norm, name=name, dtype=dtype)
-    raise ValueError(f"model.comparison = {m.comparison!r}; expected one of {list(COMPARISONS)}")
+    raise ValueError(f"model.comparison = {m.comparison!r}; expected one of {list(COMPARISON_MODULES)}")

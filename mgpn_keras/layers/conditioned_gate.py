@@ -5,7 +5,7 @@ from keras import ops
 
 from mgpn_keras.layers import initializers
 from mgpn_keras.layers.masking import expand_query_mask, map_mask_constant, masked_max
-from mgpn_keras.layout import check_layout
+from mgpn_keras.valid_cells.layout import check_layout
 
 
 @keras.saving.register_keras_serializable(package="mgpn_keras")
@@ -21,8 +21,9 @@ class ConditionedGate(keras.layers.Layer):
     Args:
         hidden_size: C.
         num_clips, num_scale_layers: the 2D map's geometry (for the valid-cell mask).
-        layout: "dense" or "valid_cells" (see `mgpn_keras.layout`). The gate is elementwise
-            per cell, so the valid-cell layout computes the dense values at the valid cells.
+        layout: "dense" or "valid_cells" (see `mgpn_keras.valid_cells.layout`). The gate is
+            elementwise per cell, so the valid-cell layout computes the dense values at the
+            valid cells.
 
     Input: `[boundary, content, fine_video (batch, N, C), fine_query (batch, L, C),
              query_mask (batch, L)]`, boundary and content `(batch, N, N, C)` dense or

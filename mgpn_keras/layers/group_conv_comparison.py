@@ -3,13 +3,13 @@
 import keras
 from keras import ops
 
-from mgpn_keras.layers import initializers
+from mgpn_keras.layers.comparison_prologue import build_mix, enhance
 from mgpn_keras.layers.group_conv2d import GroupConv2D
 from mgpn_keras.layers.masking import map_mask_constant
-from mgpn_keras.layers.valid_cell_convolution import (cells_from_tile_layout, fold_batch_norm,
-                                                       valid_cell_conv_relu, with_zero_row)
-from mgpn_keras.layout import check_layout
-from mgpn_keras.valid_cell_plan import DEFAULT_TILE_ROWS, valid_cell_plan
+from mgpn_keras.valid_cells.convolution import (cells_from_tile_layout, fold_batch_norm,
+                                                tile_layout_from_cells, valid_cell_conv_relu)
+from mgpn_keras.valid_cells.layout import check_layout
+from mgpn_keras.valid_cells.plan import DEFAULT_TILE_ROWS, valid_cell_plan
 
 
 @keras.saving.register_keras_serializable(package="mgpn_keras")
@@ -28,7 +28,7 @@ class GroupConvComparison(keras.layers.Layer):
     valid cells: BatchNorm on its moving statistics is folded into each convolution; each
     k x k grouped convolution runs the direct grouped kernel on rectangles that cover the
     band of short moments, and a gather and matmul per group at the coarse cells
-    (`valid_cell_convolution`). Its outputs equal the dense layout's at the valid cells;
+    (`mgpn_keras.valid_cells.convolution`). Its outputs equal the dense layout's at the valid cells;
     calling it with `training=True` raises.
 
     Args:
@@ -37,11 +37,9 @@ class GroupConvComparison(keras.layers.Layer):
         groups: groups of each convolution (32 in the reference).
         kernel_size: side of each convolution (7 in the reference).
         synchronized_batch_norm: all-reduce BatchNorm statistics across replicas.
-        layout: "dense" or "valid_cells" (see `mgpn_keras.layout`).
+        layout: "dense" or "valid_cells" (see `mgpn_keras.valid_cells.layout`).
         tile_rows: valid-cell layout: rows of band cells per rectangle
-            (`valid_cell_plan.DEFAULT_TILE_ROWS`, measured fastest).
-        groups_per_step: deprecated and unused (the earlier valid-cell convolution's
-            setting); accepted so that saved configs load.
+            (`valid_cells.plan.DEFAULT_TILE_ROWS`, measured fastest).
 
     Input: `[fused, boundary, content]`, `(batch, N, N, 2C / C / C)` dense or
         `(batch, V, 2C / C / C)` at the valid cells.
@@ -50,7 +48,7 @@ class GroupConvComparison(keras.layers.Layer):
 
     def __init__(self, hidden_size, num_clips, num_scale_layers, groups=32, kernel_size=7,
                  synchronized_batch_norm=False, layout="dense", tile_rows=DEFAULT_TILE_ROWS,
-                 groups_per_step=None, **kwargs):
+                 **kwargs):
         super().__init__(**kwargs)
         self.hidden_size = int(hidden_size)
         self.num_clips = int(num_clips)
@@ -72,8 +70,7 @@ class GroupConvComparison(keras.layers.Layer):
         # Weights are built for the dense map in both layouts: the same shapes and names.
         c = self.hidden_size
         n = self.num_clips
-        self.mix = initializers.dense(2 * c, 4 * c, name="mix", dtype=self.dtype_policy)
-        self.mix.build((None, n, n, 4 * c))
+        self.mix = build_mix(self, c, n)
         self.convs, self.norms = [], []
         widths = [2 * c, 2 * c, c, c, c]
         for k in range(4):
@@ -90,10 +87,8 @@ class GroupConvComparison(keras.layers.Layer):
     def call(self, inputs, training=None):
         if self.layout == "valid_cells":
             return self._call_valid_cells(inputs, training)
-        fused, boundary, content = inputs
-        mask = ops.cast(self._mask, fused.dtype)
-        z = ops.concatenate([fused, boundary, content], axis=-1) * mask  # (B, N, N, 4C)
-        x = (ops.relu(self.mix(z)) + fused) * mask  # (B, N, N, 2C)
+        mask = ops.cast(self._mask, inputs[0].dtype)
+        x = enhance(self.mix, inputs, mask)  # (B, N, N, 2C)
         for conv, norm in zip(self.convs, self.norms):
             x = ops.relu(norm(conv(x), training=training)) * mask
         return x  # (B, N, N, C)
@@ -103,12 +98,11 @@ class GroupConvComparison(keras.layers.Layer):
             raise ValueError(f"{type(self).__name__} {self.name}: the 'valid_cells' layout computes "
                              "inference only (BatchNorm on moving statistics); train the 'dense' "
                              "layout of mgpn_keras.model.build_mgpn")
-        fused, boundary, content = inputs  # (B, V, 2C / C / C): every cell valid, no mask
-        z = ops.concatenate([fused, boundary, content], axis=-1)  # (B, V, 4C)
-        x = with_zero_row(ops.relu(self.mix(z)) + fused)  # (B, V + 1, 2C)
-        for k, (conv, norm) in enumerate(zip(self.convs, self.norms)):
+        x = enhance(self.mix, inputs)  # (B, V, 2C): every cell valid, no mask
+        x = tile_layout_from_cells(x, self._plan)  # (B, tile layout rows, 2C)
+        for conv, norm in zip(self.convs, self.norms):
             kernel, shift = fold_batch_norm(conv, norm, x.dtype)
-            x = valid_cell_conv_relu(x, kernel, shift, self._plan, self.groups, from_cells=k == 0)
+            x = valid_cell_conv_relu(x, kernel, shift, self._plan, self.groups)
         return cells_from_tile_layout(x, self._plan)  # (B, V, C)
 
     def compute_output_shape(self, input_shape):

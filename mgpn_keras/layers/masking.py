@@ -3,7 +3,7 @@
 import numpy as np
 from keras import ops
 
-from mgpn_keras.geometry import valid_mask
+from mgpn_keras.valid_cells.geometry import valid_mask
 
 
 def map_mask_constant(num_clips: int, num_scale_layers) -> np.ndarray:

@@ -3,11 +3,12 @@
 import keras
 from keras import ops
 
-from mgpn_keras.geometry import valid_cells
 from mgpn_keras.layers import initializers
+from mgpn_keras.layers.comparison_prologue import build_mix, enhance
 from mgpn_keras.layers.masking import map_mask_constant
-from mgpn_keras.layers.moment_map import gather_valid, scatter_to_map
 from mgpn_keras.layers.non_local_block import NonLocalBlock
+from mgpn_keras.valid_cells.geometry import valid_cells
+from mgpn_keras.valid_cells.scatter import gather_valid, scatter_to_map
 
 
 @keras.saving.register_keras_serializable(package="mgpn_keras")
@@ -58,8 +59,7 @@ class NonLocalComparison(keras.layers.Layer):
 
     def build(self, input_shape):
         c, n = self.hidden_size, self.num_clips
-        self.mix = initializers.dense(2 * c, 4 * c, name="mix", dtype=self.dtype_policy)
-        self.mix.build((None, n, n, 4 * c))
+        self.mix = build_mix(self, c, n)
         self.reduce = initializers.dense(c, 2 * c, name="reduce", dtype=self.dtype_policy)
         self.reduce.build((None, n, n, 2 * c))
         self.blocks = []
@@ -70,10 +70,7 @@ class NonLocalComparison(keras.layers.Layer):
             self.blocks.append(block)
 
     def call(self, inputs, training=None):
-        fused, boundary, content = inputs
-        mask = ops.cast(self._mask, fused.dtype)
-        z = ops.concatenate([fused, boundary, content], axis=-1) * mask  # (B, N, N, 4C)
-        x = (ops.relu(self.mix(z)) + fused) * mask  # (B, N, N, 2C)
+        x = enhance(self.mix, inputs, self._mask)  # (B, N, N, 2C)
         x = self.reduce(x)  # (B, N, N, C); the invalid cells are dropped by the gather
         x = gather_valid(x, self.num_clips, self.num_scale_layers)  # (B, V, C)
         for block in self.blocks:

@@ -3,10 +3,9 @@
 import keras
 from keras import ops
 
+from mgpn_keras.config import COARSE_ENCODERS
 from mgpn_keras.layers import initializers
 from mgpn_keras.layers.transformer_block import TransformerBlock, sinusoidal_positions
-
-KINDS = ("gru", "lstm", "transformer")
 
 
 @keras.saving.register_keras_serializable(package="mgpn_keras")
@@ -29,8 +28,8 @@ class SequenceEncoder(keras.layers.Layer):
 
     def __init__(self, hidden_size, num_layers, kind="gru", num_heads=4, **kwargs):
         super().__init__(**kwargs)
-        if kind not in KINDS:
-            raise ValueError(f"SequenceEncoder kind {kind!r}; expected one of {list(KINDS)}")
+        if kind not in COARSE_ENCODERS:
+            raise ValueError(f"SequenceEncoder kind {kind!r}; expected one of {list(COARSE_ENCODERS)}")
         self.hidden_size = int(hidden_size)
         self.num_layers = int(num_layers)
         self.kind = kind

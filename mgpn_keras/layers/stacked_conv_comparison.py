@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from mgpn_keras.layers import initializers
+from mgpn_keras.layers.comparison_prologue import build_mix, enhance
 from mgpn_keras.layers.group_conv2d import GroupConv2D
 from mgpn_keras.layers.masking import map_mask_constant
 
@@ -58,8 +58,7 @@ class StackedConvComparison(keras.layers.Layer):
 
     def build(self, input_shape):
         c, n = self.hidden_size, self.num_clips
-        self.mix = initializers.dense(2 * c, 4 * c, name="mix", dtype=self.dtype_policy)
-        self.mix.build((None, n, n, 4 * c))
+        self.mix = build_mix(self, c, n)
         self.convs = []
         width = 2 * c
         for k in range(self.num_layers):
@@ -69,10 +68,8 @@ class StackedConvComparison(keras.layers.Layer):
             width = c
 
     def call(self, inputs):
-        fused, boundary, content = inputs
-        mask = ops.cast(self._mask, fused.dtype)
-        z = ops.concatenate([fused, boundary, content], axis=-1) * mask  # (B, N, N, 4C)
-        x = (ops.relu(self.mix(z)) + fused) * mask  # (B, N, N, 2C)
+        mask = ops.cast(self._mask, inputs[0].dtype)
+        x = enhance(self.mix, inputs, mask)  # (B, N, N, 2C)
         for conv in self.convs:
             x = ops.relu(conv(x)) * mask  # (B, N, N, C)
         return x

@@ -27,12 +27,12 @@ import numpy as np
 import tensorflow as tf
 
 from mgpn_keras.config import Config
-from mgpn_keras.geometry import valid_mask
 from mgpn_keras.layers.query_tokenizer import QueryTokenizer
 from mgpn_keras.protocol.clip_averaging import model_clips
 from mgpn_keras.protocol.nms import top_moments
 from mgpn_keras.protocol.word_ids import PAD_ID, UNK_ID, word_ids, word_table
 from mgpn_keras.retrieval import validation, windowing
+from mgpn_keras.valid_cells.geometry import valid_mask
 
 INPUT_SIGNATURE = (
     tf.TensorSpec([None], tf.string, name="query"),

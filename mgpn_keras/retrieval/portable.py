@@ -50,7 +50,7 @@ def portable_tracing(model):
     convs = [layer for layer in layers
              if isinstance(layer, (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D))
              and getattr(layer, "groups", 1) > 1 and layer.data_format == "channels_last"]
-    from mgpn_keras.layers.group_conv2d import per_group_kernels
+    from mgpn_keras.grouped_convolution import per_group_kernels
 
     saved = [layer.use_cudnn for layer in rnns]
     try:

@@ -8,8 +8,8 @@ SavedModel's signatures are described in `mgpn_keras.retrieval.module`; `mgpn_ex
 beside `saved_model.pb` records the preset, top-k, NMS threshold, geometry and sources.
 
 The model is exported in the inference layout (`eval.layout`, "auto" by default: the one
-measured faster for the preset's geometry; `mgpn_keras.layout`), with the dense model's
-answers, and in float32 unless `--precision mixed_bfloat16` (or `mixed_float16`) is asked
+measured faster for the preset's geometry; `mgpn_keras.valid_cells.layout`), with the dense
+model's answers, and in float32 unless `--precision mixed_bfloat16` (or `mixed_float16`) is asked
 for; `mgpn_export.json` records both ("layout", "precision").
 
 The SavedModel is written under a hidden temporary name and renamed when complete, so a
@@ -25,10 +25,10 @@ from pathlib import Path
 
 from mgpn_keras.retrieval.loaded_export import EXPORT_INFO_NAME
 from mgpn_keras.version import __version__
+from mgpn_keras.config import PRECISIONS
 
 EXPORT_FORMAT = "mgpn_keras.export/1"
 SIGNATURES = ("serving_default", "score_map")
-PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 
 
 def check_version_folder(out_dir: str | os.PathLike, overwrite: bool = False) -> Path:
@@ -83,10 +83,10 @@ def export_saved_model(model, cfg, vocabulary, vectors, out_dir: str | os.PathLi
     import tensorflow as tf
 
     from mgpn_keras.atomic import atomic_path
-    from mgpn_keras.layout import resolve_layout
     from mgpn_keras.model import inference_twin, model_layout, model_precision
     from mgpn_keras.retrieval.module import INPUT_SIGNATURE, OUTPUT_NAMES, MomentRetrievalModule
     from mgpn_keras.retrieval.portable import non_portable_parts, portable_tracing
+    from mgpn_keras.valid_cells.layout import resolve_layout
 
     if precision is not None and precision not in PRECISIONS:
         raise ValueError(f"precision {precision!r}; expected one of {list(PRECISIONS)}")

@@ -17,7 +17,7 @@ def moment_prior(cfg: Config, manifest) -> np.ndarray:
     training moment. Cells are fractions of the video, so this is a prior over normalised
     time that ignores the video and the query."""
     from mgpn_keras.datasets import make_dataset
-    from mgpn_keras.geometry import valid_mask
+    from mgpn_keras.valid_cells.geometry import valid_mask
 
     n = cfg.model.num_clips
     mask = valid_mask(n, cfg.model.num_scale_layers).reshape(-1) > 0

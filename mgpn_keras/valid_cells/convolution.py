@@ -5,11 +5,12 @@ block's input is zero off the valid cells, and its output is read only at valid 
 a k x k grouped convolution needs its outputs at the V valid cells only (428 of Charades-STA
 I3D's 1024 cells, 1104 / 4096 on ActivityNet, 2548 / 16384 on TACoS).
 
-`mgpn_keras.valid_cell_plan` splits them: the band of short moments runs, in rectangles, through
+`valid_cells.plan` splits them: the band of short moments runs, in rectangles, through
 the ordinary grouped convolution (oneDNN on CPU, cuDNN on GPU) with "valid" padding, the
 direct kernels' speed on about 1.2x the band's cells; the coarse cells are a gather of the taps
-they use and one matmul per group. Between convolutions the values stay in the plan's tile
-layout; `cells_from_tile_layout` reads the valid cells out at the end.
+they use and one matmul per group. `tile_layout_from_cells` puts the valid cells into the
+plan's tile layout, every `valid_cell_conv_relu` reads and writes it, and
+`cells_from_tile_layout` reads the valid cells out at the end.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from mgpn_keras.layers.group_conv2d import grouped_conv2d
-from mgpn_keras.valid_cell_plan import ValidCellPlan
+from mgpn_keras.grouped_convolution import grouped_conv2d
+from mgpn_keras.valid_cells.plan import ValidCellPlan
 
 # Coarse cells are convolved a few queries at a time, so that their gathered taps stay below
 # this many values (64 MB in float32) whatever the batch.
@@ -45,44 +46,43 @@ def fold_batch_norm(conv, norm, dtype):
     return ops.cast(kernel, dtype), ops.cast(shift, dtype)
 
 
-def with_zero_row(x):
-    """(B, V, C) values at the valid cells -> (B, V + 1, C), the row a missing neighbour reads."""
-    return tf.pad(x, [[0, 0], [0, 1], [0, 0]])
+def tile_layout_from_cells(x, plan: ValidCellPlan):
+    """`(B, V, C)` values at the valid cells (`valid_cells` order) -> the tile layout
+    `(B, rows, C)`, zero in its last row and in the rectangles' cells outside the band."""
+    padded = tf.pad(x, [[0, 0], [0, 1], [0, 0]])  # row V: zero
+    return tf.gather(padded, plan.entry, axis=1)
 
 
-def valid_cell_conv_relu(x, kernel, shift, plan: ValidCellPlan, groups: int, from_cells: bool):
+def valid_cell_conv_relu(x, kernel, shift, plan: ValidCellPlan, groups: int):
     """ReLU(grouped k x k conv + shift), 'same' padding, at the valid cells.
 
     Args:
-        x: `(B, V + 1, C_in)` (`with_zero_row` of the valid cells) when `from_cells`, else
-            the tile layout of the previous convolution.
+        x: the tile layout `(B, rows, C_in)`: `tile_layout_from_cells` or the previous
+            convolution's output.
         kernel, shift: from `fold_batch_norm`.
         plan: `valid_cell_plan(...)` of the geometry and kernel size.
         groups: the convolution's groups.
-        from_cells: which of the two layouts `x` is in.
 
     Returns:
-        The tile layout `(B, plan.tile_cells + coarse cells + 1, C_out)` (last row zero);
-        `cells_from_tile_layout` reads the valid cells out of it.
+        The tile layout `(B, rows, C_out)` (last row zero); `cells_from_tile_layout` reads
+        the valid cells out of it.
     """
     c_in, c_out = int(x.shape[-1]), int(kernel.shape[-1])
     batch = tf.shape(x)[0]
     parts = []
     for rectangles in plan.rectangles:  # (B, tiles * input cells, C_in) -> images -> outputs
-        index = rectangles.input_from_cells if from_cells else rectangles.input_from_tiles
-        images = tf.reshape(tf.gather(x, index, axis=1), (-1,) + rectangles.input + (c_in,))
+        images = tf.reshape(tf.gather(x, rectangles.input_rows, axis=1), (-1,) + rectangles.input + (c_in,))
         y = tf.nn.relu(tf.nn.bias_add(grouped_conv2d(images, kernel, groups, "VALID"), shift))
         parts.append(tf.reshape(y, (batch, rectangles.cells, c_out)))
     for cells in plan.coarse:
-        table = cells.from_cells if from_cells else cells.from_tiles
-        parts.append(tf.nn.relu(_coarse_conv(x, kernel, cells.taps, table, groups) + shift))
+        parts.append(tf.nn.relu(_coarse_conv(x, kernel, cells.taps, cells.neighbours, groups) + shift))
     parts.append(tf.zeros((batch, 1, c_out), x.dtype))
     return tf.concat(parts, axis=1)
 
 
 def cells_from_tile_layout(y, plan: ValidCellPlan):
     """The tile layout -> `(B, V, C)` values at the valid cells, in `valid_cells` order."""
-    return tf.gather(y, plan.cells_from_tiles, axis=1)
+    return tf.gather(y, plan.exit, axis=1)
 
 
 def _coarse_conv(x, kernel, taps: np.ndarray, table: np.ndarray, groups: int):

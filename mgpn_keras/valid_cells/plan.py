@@ -1,4 +1,4 @@
-"""Index tables of the valid-cell convolution (`layers/valid_cell_convolution.py`), NumPy only.
+"""Index tables of the valid-cell convolution (`valid_cells/convolution.py`), NumPy only.
 
 A k x k grouped convolution evaluated at the valid cells only reads, for each valid cell, its
 k * k neighbours (zero where a neighbour is not a valid cell). The valid cells are of two kinds:
@@ -12,11 +12,13 @@ k * k neighbours (zero where a neighbour is not a valid cell). The valid cells a
   valid (a stride-4 cell's 7 x 7 window holds at most 2 valid cells). In classes of lengths
   that read the same taps (`_coarse_classes`), each is a gather of just those taps.
 
-Between convolutions the values stay in the "tile layout": the rectangles' outputs flattened,
+Every convolution reads and writes the "tile layout": the rectangles' outputs flattened,
 then the coarse cells class by class, then one zero row that every missing neighbour reads.
-Cells of a rectangle outside the band hold values nobody reads.
+Cells of a rectangle outside the band hold values nobody reads. One gather (`entry`) puts
+the valid-cell list into it before the first convolution, one (`exit`) takes it out after
+the last.
 
-This module imports no TensorFlow, so `mgpn_keras.layout` can weigh the plan's work.
+This module imports no TensorFlow, so `valid_cells.layout` can weigh the plan's work.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import dataclasses
 
 import numpy as np
 
-from mgpn_keras.geometry import valid_cells
+from mgpn_keras.valid_cells.geometry import cell_positions, valid_cells
 
 # Rows of band cells per rectangle. Measured on a 2-core CPU (conv 512 -> 512, 32 groups, 7 x 7,
 # batch 32): 4 rows was the fastest on the Charades-STA, ActivityNet and TACoS maps (2 and 6 rows
@@ -38,7 +40,7 @@ def neighbour_table(num_clips: int, num_scale_layers, kernel_size: int) -> np.nd
     """Each valid cell's k x k neighbours, as positions in the valid-cell list.
 
     Entry `[v, a * k + b]` is the position of cell `(i + a - (k - 1) // 2, j + b - (k - 1) // 2)`,
-    where `(i, j)` is valid cell v (`mgpn_keras.geometry.valid_cells` order), or V when
+    where `(i, j)` is valid cell v (`geometry.valid_cells` order), or V when
     that cell is outside the map or not a candidate (its value is zero in every block).
     The tap order `(a, b)` is that of a Keras/TensorFlow kernel `(k, k, C_in, C_out)`
     (cross-correlation, `same` padding).
@@ -47,11 +49,10 @@ def neighbour_table(num_clips: int, num_scale_layers, kernel_size: int) -> np.nd
         int32 array `(V, k * k)`.
     """
     start, end = valid_cells(num_clips, num_scale_layers)
-    position = np.full((num_clips, num_clips), len(start), np.int32)
-    position[start, end] = np.arange(len(start), dtype=np.int32)
     taps = np.arange(kernel_size * kernel_size)
     before = (kernel_size - 1) // 2
-    return _lookup(position, start[:, None] + taps // kernel_size - before,
+    return _lookup(cell_positions(num_clips, num_scale_layers),
+                   start[:, None] + taps // kernel_size - before,
                    end[:, None] + taps % kernel_size - before, len(start))
 
 
@@ -70,13 +71,12 @@ class CoarseCells:
     """One class of coarse cells (lengths that read the same taps): which taps, and from where.
 
     taps: `(t,)` the tap indices `a * k + b` valid for some cell of the class.
-    from_cells, from_tiles: `(cells, t)` positions of each cell's neighbours at those taps,
-        in the valid-cell list + zero row, and in the tile layout.
+    neighbours: `(cells, t)` rows of the tile layout holding each cell's neighbours at those
+        taps (the zero row for a missing one).
     """
 
     taps: np.ndarray
-    from_cells: np.ndarray
-    from_tiles: np.ndarray
+    neighbours: np.ndarray
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,16 +85,14 @@ class Rectangles:
 
     tiles: how many; output: `(rows, width)` cells each; input: `(rows + k - 1, width + k - 1)`
     with the halo.
-    input_from_cells, input_from_tiles: `(tiles * prod(input),)` positions of their input
-        cells in the valid-cell list + zero row (the first convolution) and in the tile layout
-        (the others).
+    input_rows: `(tiles * prod(input),)` rows of the tile layout holding their input cells
+        (the zero row for a cell that is not a candidate).
     """
 
     tiles: int
     output: tuple[int, int]
     input: tuple[int, int]
-    input_from_cells: np.ndarray
-    input_from_tiles: np.ndarray
+    input_rows: np.ndarray
 
     @property
     def cells(self) -> int:
@@ -111,14 +109,18 @@ class ValidCellPlan:
         along the diagonal, then, where those would overhang the map's last column, narrower
         ones as wide as the map's remaining columns.
     coarse: the coarse cells, in classes that read the same taps.
-    cells_from_tiles: `(V,)` where each valid cell (`valid_cells` order) is in the tile layout.
+    entry: `(rows,)` for each row of the tile layout, the valid cell it starts with (V, the
+        zero row appended to the valid-cell list, for the zero row and for the rectangles'
+        cells outside the band).
+    exit: `(V,)` the row of each valid cell (`valid_cells` order) in the tile layout.
     """
 
     kernel_size: int
     tile_rows: int
     rectangles: tuple[Rectangles, ...]
     coarse: tuple[CoarseCells, ...]
-    cells_from_tiles: np.ndarray
+    entry: np.ndarray
+    exit: np.ndarray
 
     @property
     def tile_cells(self) -> int:
@@ -130,12 +132,12 @@ class ValidCellPlan:
         """The convolution's work in cells of k * k taps: the rectangles' outputs, and the
         coarse cells' taps over k * k (the dense layout's work is N * N)."""
         full = self.kernel_size ** 2
-        return self.tile_cells + sum(c.from_cells.size for c in self.coarse) / full
+        return self.tile_cells + sum(c.neighbours.size for c in self.coarse) / full
 
 
 def valid_cell_plan(num_clips: int, num_scale_layers, kernel_size: int,
                     tile_rows: int = DEFAULT_TILE_ROWS) -> ValidCellPlan:
-    """The tables that `valid_cell_conv_relu` and `cells_from_tile_layout` read (NumPy, once)."""
+    """The tables that `valid_cells.convolution` reads (NumPy, once)."""
     n, k, rows = int(num_clips), int(kernel_size), int(tile_rows)
     scales = [int(c) for c in num_scale_layers]
     if rows < 1:
@@ -175,11 +177,10 @@ def valid_cell_plan(num_clips: int, num_scale_layers, kernel_size: int,
         offset += len(group)
     zero_row = offset  # the tile layout's last row
 
-    from_cells = np.full((n, n), v, np.int32)
-    from_cells[start, end] = np.arange(v, dtype=np.int32)
-    from_tiles = np.full((n, n), zero_row, np.int32)
-    from_tiles[start, end] = in_tiles
-
+    # Every table below is a position in the valid-cell list (`cell_positions`, `table`),
+    # renumbered into the tile layout: position v -> row in_tiles[v], V -> the zero row.
+    renumber = np.append(in_tiles, zero_row).astype(np.int32)
+    positions = cell_positions(n, scales)
     rectangles = []
     for r0, width in shapes:
         in_h, in_w = rows + k - 1, width + k - 1
@@ -187,18 +188,16 @@ def valid_cell_plan(num_clips: int, num_scale_layers, kernel_size: int,
         j = r0[:, None, None] - before + np.arange(in_w)[None, None, :]
         rectangles.append(Rectangles(
             tiles=len(r0), output=(rows, width), input=(in_h, in_w),
-            input_from_cells=_lookup(from_cells, i, j, v).reshape(-1),
-            input_from_tiles=_lookup(from_tiles, i, j, zero_row).reshape(-1)))
-    # A class's neighbours in the tile layout: the same cells as in `table`, renumbered
-    # (the zero row for a missing one).
-    renumber = np.append(in_tiles, zero_row).astype(np.int32)
+            input_rows=renumber[_lookup(positions, i, j, v).reshape(-1)]))
     coarse = []
     for group in coarse_groups:
         by_cells = table[group]
         used = np.flatnonzero((by_cells != v).any(axis=0)).astype(np.int32)
-        coarse.append(CoarseCells(used, by_cells[:, used], renumber[by_cells[:, used]]))
+        coarse.append(CoarseCells(used, renumber[by_cells[:, used]]))
+    entry = np.full(zero_row + 1, v, np.int32)
+    entry[in_tiles] = np.arange(v, dtype=np.int32)
     return ValidCellPlan(kernel_size=k, tile_rows=rows, rectangles=tuple(rectangles),
-                         coarse=tuple(coarse), cells_from_tiles=in_tiles.astype(np.int32))
+                         coarse=tuple(coarse), entry=entry, exit=in_tiles.astype(np.int32))
 
 
 def _coarse_classes(table: np.ndarray, length: np.ndarray, coarse: np.ndarray) -> list[np.ndarray]:

@@ -6,10 +6,11 @@ model's weights load into either with no conversion. They differ in what the 2D 
 - "dense": `(batch, N, N, C)` maps, zero off the candidates. Training and parity use it:
   BatchNorm's batch statistics cover every cell, as in the reference.
 - "valid_cells": `(batch, V, C)` values at the V candidate cells
-  (`mgpn_keras.geometry.valid_cells` order; the convolutions' tables are
-  `mgpn_keras.valid_cell_plan`). Inference only; every value the ranker reads
+  (`valid_cells.geometry.valid_cells` order; the convolutions' tables are
+  `valid_cells.plan`). Inference only; every value the ranker reads
   depends only on valid cells, so its outputs equal the dense layout's (to float rounding).
-  Implemented for `model.comparison = "group_conv"` (and for no comparison module).
+  Implemented for the comparison modules in `config.VALID_CELL_COMPARISONS` (and for no
+  comparison module); `config.valid_cells_unsupported` says why a model has none.
 
 "auto" picks, for inference, the layout that does less work for the preset's geometry
 (`valid_cell_work`; the rule's measurements are beside `AUTO_MAX_WORK`).
@@ -17,14 +18,10 @@ model's weights load into either with no conversion. They differ in what the 2D 
 
 from __future__ import annotations
 
-from mgpn_keras.config import model_section
-from mgpn_keras.geometry import valid_cells
-from mgpn_keras.valid_cell_plan import valid_cell_plan
+from mgpn_keras.config import LAYOUT_SETTINGS, LAYOUTS, model_config, valid_cells_unsupported
+from mgpn_keras.valid_cells.geometry import valid_cells
+from mgpn_keras.valid_cells.plan import valid_cell_plan
 
-LAYOUTS = ("dense", "valid_cells")
-LAYOUT_SETTINGS = LAYOUTS + ("auto",)
-# Comparison modules that have a valid-cell layout.
-VALID_CELL_COMPARISONS = ("group_conv",)
 # "auto" takes the valid-cell layout when its convolutions compute at most this fraction of
 # the dense layout's N x N cells (`valid_cell_work`). Measured (quiet 2-core CPU, batch 32,
 # float32, whole model, valid cells / dense queries/s, three runs of 2026-12-01/02,
@@ -37,23 +34,14 @@ AUTO_MAX_WORK = 0.8
 
 def valid_fraction(config) -> float:
     """The fraction of the N x N map's cells that are candidates (0.418 for Charades-STA I3D)."""
-    m = model_section(config)
+    m = model_config(config)
     return len(valid_cells(m.num_clips, m.num_scale_layers)[0]) / float(m.num_clips ** 2)
-
-
-def valid_cells_unsupported(config) -> str | None:
-    """Why `config`'s model has no valid-cell layout, or None when it has one."""
-    m = model_section(config)
-    if m.use_choice_comparison and m.comparison not in VALID_CELL_COMPARISONS:
-        return (f"the valid-cell layout implements model.comparison in "
-                f"{list(VALID_CELL_COMPARISONS)}; got {m.comparison!r}")
-    return None
 
 
 def valid_cell_work(config) -> float:
     """The valid-cell layout's convolution work over the dense layout's (0.60 for
-    Charades-STA I3D, 0.15 for TACoS); see `valid_cell_plan.ValidCellPlan.computed_cells`."""
-    m = model_section(config)
+    Charades-STA I3D, 0.15 for TACoS); see `plan.ValidCellPlan.computed_cells`."""
+    m = model_config(config)
     if not m.use_choice_comparison:  # no convolution: per-cell work at the valid cells only
         return valid_fraction(config)
     plan = valid_cell_plan(m.num_clips, m.num_scale_layers, m.kernel_size)
