@@ -1,8 +1,10 @@
 """Checks in keras-hub's manner (`keras_hub/src/tests/test_case.py`), one helper per kind.
 
-`run_layer_test(example)`: symbolic against eager output shapes, a config round trip
-through JSON (the clone computes the same outputs with the same weights), a training step
-where the layer has trainable weights, and a mixed-precision dtype policy.
+`run_layer_test(example)`: the output shapes the example expects, from an eager call and from
+a call on KerasTensors, and the weight counts it expects (trainable and non-trainable); a config
+round trip through JSON (the clone computes the same outputs with the same weights); a
+training step where the layer has trainable weights; and a mixed-precision dtype policy that
+every sublayer takes.
 `run_model_saving_test(model, inputs)`: a `.keras` file round trip gives the same outputs.
 `assert_config_round_trip(obj)`: serialize -> JSON -> deserialize gives an equal config.
 """
@@ -22,17 +24,24 @@ class LayerExample:
 
     make: `make(**extra_kwargs)` -> the layer (extra_kwargs: e.g. a dtype policy).
     args: positional call inputs (NumPy arrays, or lists of them).
+    output_shapes: the shape of every output, in `keras.tree.flatten` order, worked out from
+        the layer's arguments and the input shapes (never copied from a run).
+    trainable_weights, non_trainable_weights: how many weight tensors the built layer holds
+        (sublayers included), worked out from its arguments.
     call_kwargs: keyword call inputs (e.g. `mask`).
     skip: check name -> reason, for checks that do not apply (each must say why).
     """
 
     make: Callable[..., Any]
     args: tuple
+    output_shapes: list
+    trainable_weights: int
+    non_trainable_weights: int
     call_kwargs: dict = field(default_factory=dict)
     skip: dict = field(default_factory=dict)
 
 
-CHECKS = ("symbolic_shapes", "config_round_trip", "training_step", "dtype_policy")
+CHECKS = ("output_shapes", "symbolic_shapes", "config_round_trip", "training_step", "dtype_policy")
 
 
 def assert_config_round_trip(obj):
@@ -59,11 +68,33 @@ def _symbolic(x):
         lambda a: keras.KerasTensor(a.shape, dtype=getattr(a, "dtype", None) and str(a.dtype)), x)
 
 
+def _expected_shapes(example: LayerExample):
+    return [tuple(shape) for shape in example.output_shapes]
+
+
+def _assert_weight_counts(layer, example: LayerExample):
+    counts = (len(layer.trainable_weights), len(layer.non_trainable_weights))
+    expected = (example.trainable_weights, example.non_trainable_weights)
+    assert counts == expected, (layer.name, "(trainable, non-trainable) weights", counts, "expected", expected,
+                                [w.path for w in layer.weights])
+
+
+def check_output_shapes(example: LayerExample):
+    """An eager call returns outputs of the expected shapes, and the layer it built holds the
+    expected numbers of trainable and non-trainable weights."""
+    layer = example.make()
+    eager = _flat(layer(*example.args, **example.call_kwargs))
+    assert [tuple(t.shape) for t in eager] == _expected_shapes(example), layer.name
+    _assert_weight_counts(layer, example)
+
+
 def check_symbolic_shapes(example: LayerExample):
-    """A layer called on KerasTensors infers the shapes an eager call produces."""
-    eager = _flat(example.make()(*example.args, **example.call_kwargs))
-    symbolic = _flat(example.make()(*_symbolic(example.args), **_symbolic(example.call_kwargs)))
-    assert [tuple(t.shape) for t in symbolic] == [tuple(t.shape) for t in eager]
+    """A layer called on KerasTensors (as in a Functional model) infers the expected shapes and
+    builds the expected weights."""
+    layer = example.make()
+    symbolic = _flat(layer(*_symbolic(example.args), **_symbolic(example.call_kwargs)))
+    assert [tuple(t.shape) for t in symbolic] == _expected_shapes(example), layer.name
+    _assert_weight_counts(layer, example)
 
 
 def check_config_round_trip(example: LayerExample):
@@ -103,12 +134,17 @@ def check_training_step(example: LayerExample):
 
 
 def check_dtype_policy(example: LayerExample, policy: str = "mixed_bfloat16"):
-    """Under a mixed policy the variables stay float32 and the float outputs are finite and
-    in the compute dtype (a layer pinned to float32, like the ranker's logits, keeps it)."""
+    """Under a mixed policy every sublayer, at any depth, has the layer's policy (a sublayer
+    built without `dtype=self.dtype_policy` would compute in float32); the variables stay
+    float32 and the float outputs are finite and in the compute dtype."""
     from keras.backend import standardize_dtype
 
     layer = example.make(dtype=policy)
     outputs = _flat(layer(*example.args, **example.call_kwargs))
+    assert layer.dtype_policy.name == policy, (layer.name, layer.dtype_policy.name)
+    sublayers = layer._flatten_layers(include_self=False, recursive=True)
+    others = [(sub.name, sub.dtype_policy.name) for sub in sublayers if sub.dtype_policy.name != policy]
+    assert not others, f"{layer.name}: sublayers not under its policy {policy!r}: {others}"
     assert all(standardize_dtype(w.dtype) == "float32" for w in layer.weights), \
         [(w.path, w.dtype) for w in layer.weights]
     for out in outputs:
