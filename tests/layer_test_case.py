@@ -79,11 +79,16 @@ def _assert_weight_counts(layer, example: LayerExample):
                                 [w.path for w in layer.weights])
 
 
-def check_output_shapes(example: LayerExample):
+def build_and_call(example: LayerExample):
+    """(layer, flat eager outputs) of a new float32 layer called once on the example inputs."""
+    layer = example.make()
+    return layer, _flat(layer(*example.args, **example.call_kwargs))
+
+
+def check_output_shapes(example: LayerExample, built=None):
     """An eager call returns outputs of the expected shapes, and the layer it built holds the
     expected numbers of trainable and non-trainable weights."""
-    layer = example.make()
-    eager = _flat(layer(*example.args, **example.call_kwargs))
+    layer, eager = built or build_and_call(example)
     assert [tuple(t.shape) for t in eager] == _expected_shapes(example), layer.name
     _assert_weight_counts(layer, example)
 
@@ -97,9 +102,8 @@ def check_symbolic_shapes(example: LayerExample):
     _assert_weight_counts(layer, example)
 
 
-def check_config_round_trip(example: LayerExample):
-    layer = example.make()
-    out = _flat(layer(*example.args, **example.call_kwargs))
+def check_config_round_trip(example: LayerExample, built=None):
+    layer, out = built or build_and_call(example)
     clone = assert_config_round_trip(layer)
     clone(*example.args, **example.call_kwargs)
     clone.set_weights(layer.get_weights())
@@ -111,13 +115,13 @@ def check_config_round_trip(example: LayerExample):
             np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
-def check_training_step(example: LayerExample):
-    """Gradients of a loss on the outputs reach the trainable weights, and an SGD step moves them."""
+def check_training_step(example: LayerExample, built=None):
+    """Gradients of a loss on the outputs reach the trainable weights, and an SGD step moves them
+    (so it runs after the other checks of a shared layer)."""
     import keras
     import tensorflow as tf
 
-    layer = example.make()
-    layer(*example.args, **example.call_kwargs)
+    layer, _ = built or build_and_call(example)
     if not layer.trainable_weights:
         return
     with tf.GradientTape() as tape:
@@ -153,10 +157,22 @@ def check_dtype_policy(example: LayerExample, policy: str = "mixed_bfloat16"):
             assert np.isfinite(np.asarray(out, np.float32)).all()
 
 
+# Checks that build their own layer: from KerasTensors, or under another dtype policy.
+OWN_LAYER = ("symbolic_shapes", "dtype_policy")
+
+
 def run_layer_test(example: LayerExample, checks=CHECKS):
-    for check in checks:
-        if check not in example.skip:
+    """The checks in CHECKS order; those on an eager float32 layer share one built layer (the
+    training step, which moves its weights, comes after the others)."""
+    built = None
+    for check in sorted(checks, key=CHECKS.index):
+        if check in example.skip:
+            continue
+        if check in OWN_LAYER:
             globals()[f"check_{check}"](example)
+        else:
+            built = built or build_and_call(example)
+            globals()[f"check_{check}"](example, built)
 
 
 def run_model_saving_test(model, inputs, path):
