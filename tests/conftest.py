@@ -1,4 +1,6 @@
-"""Shared test helpers: where `../shared` is, and small configurations."""
+"""Shared test helpers: where `../shared` is, small configurations, and the session's one
+tiny prepared benchmark and trained run folder (built once, read by every module that needs
+them; tests that write into a run train their own)."""
 
 import os
 from pathlib import Path
@@ -56,3 +58,18 @@ def randomise_batch_norm(norms, rng):
         norm.beta.assign(rng.normal(0.0, 0.3, shape).astype(np.float32))
         norm.moving_mean.assign(rng.normal(0.0, 0.3, shape).astype(np.float32))
         norm.moving_variance.assign(rng.uniform(0.5, 1.5, shape).astype(np.float32))
+
+
+@pytest.fixture(scope="session")
+def tiny_benchmark(tmp_path_factory):
+    """(root, cfg, manifest path): the tiny synthetic benchmark of `training_helpers`, prepared
+    once; `root / "config.json"` holds cfg for train.py. Read only."""
+    from training_helpers import prepare_tiny, tiny_training_config
+
+    from mgpn_keras.config import save_config
+
+    root = tmp_path_factory.mktemp("tiny")
+    cfg = tiny_training_config()
+    manifest = prepare_tiny(root, cfg)
+    save_config(cfg, root / "config.json")
+    return root, cfg, manifest

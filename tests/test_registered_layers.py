@@ -4,7 +4,7 @@ of `layer_test_case.run_layer_test` on the examples of `layer_examples.py`."""
 
 import pytest
 
-from layer_examples import DTYPE_POLICY_PENDING, examples
+from layer_examples import examples
 from layer_test_case import CHECKS, assert_config_round_trip, run_layer_test
 
 
@@ -42,12 +42,7 @@ def test_registered_layer(name):
         run_layer_test(example, [c for c in CHECKS if c != "dtype_policy"])
 
 
-def _dtype_cases():
-    return [pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=DTYPE_POLICY_PENDING[name]))
-            if name in DTYPE_POLICY_PENDING else name for name in _layer_names()]
-
-
-@pytest.mark.parametrize("name", _dtype_cases())
+@pytest.mark.parametrize("name", _layer_names())
 def test_registered_layer_under_a_mixed_dtype_policy(name):
     for example in _examples_of(name):
         run_layer_test(example, ["dtype_policy"])

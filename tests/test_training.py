@@ -1,43 +1,34 @@
-"""Training end to end on a tiny synthetic benchmark: run folder, evaluation, resume,
-tf.distribute."""
+"""Training end to end on a tiny synthetic benchmark: run folder, evaluation, tf.distribute.
+(Killing train.py mid-epoch and resuming: test_run_folder_safety.py.)"""
 
 import json
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from training_helpers import prepare_tiny, tiny_training_config
 
 REPO = Path(__file__).resolve().parents[1]
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1")
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    root = tmp_path_factory.mktemp("tiny")
-    cfg = tiny_training_config()
-    manifest = prepare_tiny(root, cfg)
-    from mgpn_keras.config import save_config
-
-    save_config(cfg, root / "config.json")
-    return root, cfg, manifest
+def tiny(tiny_benchmark):
+    return tiny_benchmark
 
 
 @pytest.fixture(scope="module")
-def trained_run(tiny):
+def trained_run(tiny, tmp_path_factory):
     from mgpn_keras.training.trainer import train
 
-    root, cfg, manifest = tiny
-    run = root / "run"
+    _, cfg, manifest = tiny
+    run = tmp_path_factory.mktemp("trained") / "run"
     results = train(cfg, manifest, os.fspath(run), verbose=0)
     return run, results
 
@@ -116,52 +107,6 @@ def test_shards_of_another_width_are_refused(tiny, tmp_path):
     other = apply_overrides(cfg, {"model.input_size": 32})
     with pytest.raises(ValueError, match="input_size|width"):
         train(other, manifest, os.fspath(tmp_path / "bad"), verbose=0)
-
-
-def _train_command(root, run, epochs=3):
-    return [sys.executable, os.fspath(REPO / "train.py"), "--config", os.fspath(root / "config.json"),
-            "--shards", os.fspath(root / "shards"), "--output-dir", os.fspath(run), "--epochs", str(epochs),
-            "--batch-size", "4", "--quiet", "--no-baselines"]
-
-
-def test_sigkill_mid_epoch_then_resume_loses_and_repeats_nothing(tiny, tmp_path):
-    root, cfg, _ = tiny
-    run = tmp_path / "killed"
-    command = _train_command(root, run)
-    proc = subprocess.Popen(command, cwd=tmp_path, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    state_file = run / "backup" / "state.json"
-    deadline = time.time() + 240
-    killed_at = None
-    while time.time() < deadline and proc.poll() is None:
-        if state_file.exists():
-            try:
-                state = json.loads(state_file.read_text())
-            except json.JSONDecodeError:
-                state = {}
-            if state.get("step", 0) > 0 and state.get("epoch", 0) < 2:  # mid-epoch, not the last
-                proc.send_signal(signal.SIGKILL)
-                killed_at = (state["epoch"], state["step"])
-                break
-        time.sleep(0.02)
-    proc.wait(timeout=60)
-    assert killed_at is not None, "the run ended before it could be killed mid-epoch"
-    assert not (run / "results.json").exists()
-
-    done = subprocess.run(command, cwd=tmp_path, env=ENV, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert f"resuming from {run / 'backup'}" in done.stdout
-    final = json.loads(state_file.read_text())
-    batches_per_epoch = -(-96 // 4)
-    # the optimizer counts every batch that reached the final weights exactly once
-    assert final["optimizer_steps"] == 3 * batches_per_epoch
-    assert [h["epoch"] for h in final["history"]] == [1, 2, 3]
-    # The results are those of the epoch the resumed run selected: its best val epoch,
-    # reloaded from checkpoints/ (not the last epoch's weights).
-    summary = json.loads((run / "summary.json").read_text())
-    best = max(final["history"], key=lambda h: h["val_R1@0.5"])
-    assert summary["best_epoch"] == best["epoch"]
-    assert json.loads((run / "results.json").read_text())["val"]["R1@0.5"] == pytest.approx(
-        best["val_R1@0.5"], abs=1e-9)
 
 
 def _free_port():
