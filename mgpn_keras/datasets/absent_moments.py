@@ -121,8 +121,9 @@ def negative(window_record, query_record, window_seconds: float, feature_width: 
 
 
 def negatives(files, *, window_seconds: float, feature_width: int, num_sample_clips: int,
-              normalize: bool, seed: int) -> tf.data.Dataset:
-    """An endless stream of negatives from the video records in `files` (see `negative`)."""
+              normalize: bool, seed: int, with_window: bool = False) -> tf.data.Dataset:
+    """An endless stream of negatives from the video records in `files` (see `negative`);
+    `with_window` keeps each one's "window" (seconds of its video) and the query's "times"."""
     def records(offset):
         ds = tf.data.Dataset.from_tensor_slices(list(files)).repeat()
         ds = ds.shuffle(len(files), seed=seed + offset).flat_map(tf.data.TFRecordDataset)
@@ -134,7 +135,8 @@ def negatives(files, *, window_seconds: float, feature_width: int, num_sample_cl
                                              num_sample_clips, normalize, s),
                    num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return ds.filter(lambda item: item["ok"]).map(
-        lambda item: {k: v for k, v in item.items() if k not in ("ok", "window")})
+        lambda item: {k: v for k, v in item.items()
+                      if k != "ok" and (with_window or k != "window")})
 
 
 def mix(queries: tf.data.Dataset, count: int, share: float, negative_stream: tf.data.Dataset):
