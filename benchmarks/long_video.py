@@ -29,6 +29,7 @@ import json
 import os
 import sys
 import time
+import zlib
 from collections import OrderedDict
 from pathlib import Path
 
@@ -55,9 +56,12 @@ def queried_events(data_dir: str, split: str) -> dict[str, tuple[set, set]] | No
             for vid, v in data.items()}
 
 
-def build_long_videos(videos: "OrderedDict[str, dict]", k: int, rng, events=None):
+def build_long_videos(videos: "OrderedDict[str, dict]", k: int, rng, events=None,
+                      recurring: bool = False):
     """[(parts, target, offset_s)] per target video: the k video ids in order, the target's
-    id and its start in the long video."""
+    id and its start in the long video. `recurring` (the harder variant): the others are first
+    drawn among videos whose events share an action or an object with the queried ones (real
+    corpora repeat actions), then among the rest."""
     ids = list(videos)
     plans = []
     for target in ids:
@@ -65,6 +69,11 @@ def build_long_videos(videos: "OrderedDict[str, dict]", k: int, rng, events=None
         if events is not None:
             wanted = events[target][0]
             others = [v for v in others if not (events[v][1] & wanted)]
+            if recurring:
+                words = {w for e in wanted for w in e.split()}
+                near = [v for v in others if any(set(e.split()) & words for e in events[v][1])]
+                if len(near) >= k - 1:
+                    others = near
         if len(others) < k - 1:
             raise ValueError(f"video {target!r}: only {len(others)} videos hold none of its "
                              f"events, {k - 1} needed for k = {k}")
@@ -76,7 +85,7 @@ def build_long_videos(videos: "OrderedDict[str, dict]", k: int, rng, events=None
     return plans
 
 
-def evaluate_k(retrievers, videos, features_of, plans, cfg):
+def evaluate_k(retrievers, videos, features_of, plans, cfg, mad_cfg=None):
     """{mode: metrics} over the long videos of `plans`, plus the mean length and windows."""
     from mgpn_keras.evaluation.windowed import evaluate_videos
 
@@ -97,8 +106,15 @@ def evaluate_k(retrievers, videos, features_of, plans, cfg):
     out = {}
     for mode, retriever in retrievers.items():
         start = time.perf_counter()
-        out[mode], _ = evaluate_videos(retriever, long_videos, long_features, cfg)
+        out[mode], predictions = evaluate_videos(retriever, long_videos, long_features, cfg)
         out[mode]["seconds"] = round(time.perf_counter() - start, 1)
+        if mad_cfg is not None:  # MAD's metrics from the same moments (top 100)
+            from mgpn_keras.evaluation.metrics import evaluate_moment_lists
+
+            mad = evaluate_moment_lists([np.asarray(p["moments"]) for p in predictions],
+                                        np.asarray([p["gt"] for p in predictions], np.float64),
+                                        mad_cfg.eval.recall, mad_cfg.eval.iou_thresholds)
+            out[mode]["mad"] = {k: v for k, v in mad.items() if k != "mIoU"}
     lengths = [v["duration"] for v in long_videos.values()]
     windowed = retrievers["windowed"]
     counts = [1 if (w := windowed.windows(len(long_features(k)), v["duration"])) is None
@@ -139,8 +155,20 @@ def main(argv=None) -> int:
                                      epilog=__doc__.split("\n\n", 1)[1])
     parser.add_argument("--run-dir", required=True, help="a training run folder (train.py)")
     parser.add_argument("--split", default="test", help="the split to build videos from")
-    parser.add_argument("--k", type=int, nargs="*", default=[1, 4, 8, 16],
-                        help="videos per long video (default: 1 4 8 16; none: latency only)")
+    parser.add_argument("--k", type=int, nargs="*", default=[1, 16, 64, 256],
+                        help="videos per long video (default: 1 16 64 256; none: latency only)")
+    parser.add_argument("--targets", type=int, help="build long videos around the first N "
+                        "videos only (distractors still drawn from all): fewer queries, quicker")
+    parser.add_argument("--hard", action="store_true",
+                        help="the harder variant: Gaussian noise added to every feature "
+                        "(--noise) and distractors that share actions or objects with the query")
+    parser.add_argument("--noise", type=float, default=1.0,
+                        help="with --hard: noise deviation, times the features' own (default 1)")
+    parser.add_argument("--mad", action="store_true",
+                        help="also MAD's metrics, R@{1,5,10,50,100} at IoU {0.1,0.3,0.5} "
+                        "(retrieves the top 100 moments)")
+    parser.add_argument("--top-m", type=int, help="windows through the 2D stage in the coarse "
+                        "mode (default: the run's eval.window_top_m; a model with a window head)")
     parser.add_argument("--minutes", type=float, nargs="+", default=[1, 5, 30, 120],
                         help="video lengths of the latency table (default: 1 5 30 120)")
     parser.add_argument("--videos", type=int, help="use only the first N videos of the split")
@@ -169,13 +197,29 @@ def main(argv=None) -> int:
     if window is None:  # a manifest prepared before the statistics were recorded
         stats = duration_statistics(read_annotations(cfg.data.dataset, data_dir, "train"))
         window, source = default_window_seconds(stats), "train annotations"
+    from mgpn_keras.model import has_window_head
+
+    top_k = {"top_k": 100} if args.mad else {}
     retrievers = {
         "whole": MomentRetriever.from_model(model, cfg, manifest.vocabulary, manifest.vectors,
-                                            window_seconds=None),
+                                            window_seconds=None, **top_k),
         "windowed": MomentRetriever.from_model(model, cfg, manifest.vocabulary,
                                                manifest.vectors, window_seconds=window,
-                                               window_overlap_seconds=overlap),
+                                               window_overlap_seconds=overlap,
+                                               window_top_m=None, **top_k),
     }
+    top_m = args.top_m or cfg.eval.window_top_m
+    if has_window_head(model) and top_m:
+        # eval.window_top_m applies to "coarse"; "windowed" scores every window.
+        import dataclasses
+
+        retrievers["windowed"] = MomentRetriever.from_model(
+            model, dataclasses.replace(cfg, eval=dataclasses.replace(cfg.eval, window_top_m=None)),
+            manifest.vocabulary, manifest.vectors, window_seconds=window,
+            window_overlap_seconds=overlap, **top_k)
+        retrievers["coarse"] = MomentRetriever.from_model(
+            model, cfg, manifest.vocabulary, manifest.vectors, window_seconds=window,
+            window_overlap_seconds=overlap, window_top_m=top_m, **top_k)
     windowed = retrievers["windowed"]
     print(f"run {args.run_dir} ({cfg.name}, weights {weights}); window "
           f"{windowed.window_seconds:g} s (default: {DEFAULT_WINDOW_RULE}; this one "
@@ -190,15 +234,31 @@ def main(argv=None) -> int:
 
     def features_of(video_id):
         if video_id not in cache:
-            cache[video_id] = feats.check_features(np.asarray(store.get(video_id)),
-                                                   cfg.model.input_size, video_id, feature_path)
+            x = feats.check_features(np.asarray(store.get(video_id)), cfg.model.input_size,
+                                     video_id, feature_path).astype(np.float32)
+            if args.hard:  # the same noise for a video wherever it appears
+                noise = np.random.default_rng(zlib.crc32(video_id.encode())).standard_normal(x.shape)
+                x = x + np.float32(args.noise * x.std()) * noise.astype(np.float32)
+            cache[video_id] = x
         return cache[video_id]
+
+    mad_cfg = None
+    if args.mad:
+        import dataclasses
+
+        mad_cfg = dataclasses.replace(cfg, eval=dataclasses.replace(
+            cfg.eval, recall=[1, 5, 10, 50, 100], iou_thresholds=[0.1, 0.3, 0.5]))
 
     rng = np.random.default_rng(args.seed)
     results = {"run_dir": os.path.abspath(args.run_dir), "split": args.split,
                "window_seconds": windowed.window_seconds,
                "window_stride_seconds": windowed.window_stride_seconds,
-               "distractors": "hold none of the query's events" if events else "random",
+               "distractors": ("hold none of the query's events" if events else "random")
+               + ("; share actions or objects with them where possible, noisy features"
+                  if args.hard else ""),
+               "hard": bool(args.hard), "noise": args.noise if args.hard else 0.0,
+               "videos": len(videos), "top_m": retrievers["coarse"].info.get("window_top_m")
+               if "coarse" in retrievers else None,
                "accuracy": {}, "latency": {}}
     header = (f"{'k':>3} {'queries':>7} {'length s':>9} {'windows':>7} | "
               f"{'whole R1@0.5':>12} {'R1@0.7':>7} {'mIoU':>6} | "
@@ -206,15 +266,17 @@ def main(argv=None) -> int:
     if args.k:
         print(header + "\n" + "-" * len(header), flush=True)
     for k in args.k:
-        plans = build_long_videos(videos, k, rng, events)
-        row = evaluate_k(retrievers, videos, features_of, plans, cfg)
+        plans = build_long_videos(videos, k, rng, events, recurring=args.hard)
+        plans = plans[:args.targets] if args.targets else plans
+        row = evaluate_k(retrievers, videos, features_of, plans, cfg, mad_cfg)
         results["accuracy"][k] = row
         w, s = row["whole"], row["windowed"]
         print(f"{k:>3} {row['queries']:>7} {row['mean_seconds']:>9.1f} "
               f"{row['mean_windows']:>7.1f} | {100 * w['R1@0.5']:>12.2f} "
               f"{100 * w['R1@0.7']:>7.2f} {100 * w['mIoU']:>6.2f} | "
-              f"{100 * s['R1@0.5']:>15.2f} {100 * s['R1@0.7']:>7.2f} {100 * s['mIoU']:>6.2f}",
-              flush=True)
+              f"{100 * s['R1@0.5']:>15.2f} {100 * s['R1@0.7']:>7.2f} {100 * s['mIoU']:>6.2f}"
+              + (f" | coarse R1@0.5 {100 * row['coarse']['R1@0.5']:.2f}" if "coarse" in row
+                 else ""), flush=True)
     acc = results["accuracy"]
     if 1 in acc and 8 in acc:
         base, got = acc[1]["whole"]["R1@0.5"], acc[8]["windowed"]["R1@0.5"]
@@ -236,7 +298,8 @@ def main(argv=None) -> int:
     for m, row in rows.items():
         results["latency"][m] = row
         print(f"{m:>7g} {row['clips']:>6} {row['windows']:>7} {1000 * row['whole']:>9.1f} "
-              f"{1000 * row['windowed']:>11.1f}", flush=True)
+              f"{1000 * row['windowed']:>11.1f}" + (f"  coarse {1000 * row['coarse']:.1f} ms"
+                                                     if "coarse" in row else ""), flush=True)
     load = os.getloadavg()
     results["load_average"] = load
     print(f"load average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")

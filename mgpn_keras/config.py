@@ -63,6 +63,10 @@ class ModelConfig:
     stacked_conv_layers: int = 8  # 2D-TAN's K5L8 maps (Charades-STA, TACoS)
     stacked_conv_kernel: int = 5
     non_local_blocks: int = 2  # the reference's CHOICE_COMPARISON_MODULE.BLOCK_NUM
+    # A second output, "window_presence": the logit that the window holds the query's
+    # moment, from the co-attended features before the 2D stage (layers.window_presence_head).
+    # Off in every preset: the reference has no such head.
+    window_head: bool = False
 
 
 @dataclass
@@ -95,6 +99,11 @@ class TrainConfig:
     shuffle_buffer: int = 4096
     backup_every_steps: int = 50  # a killed run loses at most this many batches
     jit_compile: bool = False  # XLA for the training step (helps on GPU)
+    # Absent moments (datasets.absent_moments): this share of the training queries is paired
+    # with a window of eval.window_seconds that does not hold its moment (another video, or
+    # another part of its own), with an all-zero target map and a window_presence label of 0.
+    absent_share: float = 0.0
+    window_loss_weight: float = 1.0  # weight of the window_presence BCE beside the map's loss
 
 
 @dataclass
@@ -116,6 +125,9 @@ class EvalConfig:
     window_seconds: float | None = None
     window_overlap_seconds: float | None = None
     window_batch: int = 16  # windows per model call: bounds memory on a two-hour video
+    # Coarse pass (a model with model.window_head): every window's window_presence first, the
+    # 2D stage only on the window_top_m most probable windows. None: every window.
+    window_top_m: int | None = None
 
 
 @dataclass
@@ -191,6 +203,15 @@ _PRESETS: dict[str, dict[str, Any]] = {
 }
 
 PRESET_NAMES = tuple(_PRESETS)
+
+# `train.py --long-videos`: training that sees absent moments, with a window head, and the
+# coarse pass at retrieval (docs/long_video.md has the measurements behind the values).
+LONG_VIDEO_SETTINGS = {
+    "model.window_head": True,
+    "train.absent_share": 0.3,
+    "train.window_loss_weight": 1.0,
+    "eval.window_top_m": 16,
+}
 
 
 def preset(name: str, **overrides: Any) -> Config:
@@ -372,6 +393,19 @@ def validate(cfg: Config) -> None:
              f"must be shorter than the window")
     _require(isinstance(e.window_batch, int) and e.window_batch > 0, "eval.window_batch",
              e.window_batch, "a positive integer")
+    _require(isinstance(m.window_head, bool), "model.window_head", m.window_head, "true or false")
+    _require(isinstance(t.absent_share, (int, float)) and not isinstance(t.absent_share, bool)
+             and 0.0 <= t.absent_share < 1.0, "train.absent_share", t.absent_share,
+             "a share of the batch in [0, 1)")
+    _require(isinstance(t.window_loss_weight, (int, float))
+             and not isinstance(t.window_loss_weight, bool) and t.window_loss_weight >= 0,
+             "train.window_loss_weight", t.window_loss_weight, "a non-negative number")
+    _require(e.window_top_m is None or (isinstance(e.window_top_m, int)
+                                        and not isinstance(e.window_top_m, bool)
+                                        and e.window_top_m >= 1),
+             "eval.window_top_m", e.window_top_m, "null (every window) or an integer >= 1")
+    _require(e.window_top_m is None or m.window_head, "eval.window_top_m", e.window_top_m,
+             "null unless model.window_head is true (the coarse pass ranks windows by it)")
     metrics = metric_names(cfg)
     _require(e.best_metric in metrics, "eval.best_metric", e.best_metric,
              f"one of {metrics}")

@@ -26,6 +26,7 @@ from mgpn_keras.layers.initializers import dense
 from mgpn_keras.layers.moment_map import MomentMap2D
 from mgpn_keras.layers.residual_feed_forward import ResidualFeedForward
 from mgpn_keras.layers.sequence_encoder import SequenceEncoder
+from mgpn_keras.layers.window_presence_head import WindowPresenceHead
 from mgpn_keras.valid_cells.geometry import valid_mask
 from mgpn_keras.valid_cells.layout import resolve_layout
 
@@ -99,6 +100,9 @@ def mgpn_graph(config: Config | ModelConfig, layout: str | None = None, dtype=No
     # would tie most of a query's candidates before NMS.
     t["score_map"] = ChoiceRanker(n, scales, layout=layout, name="ranker", dtype="float32")(
         t["relation_map"])  # (B, N, N) in both layouts
+    if m.window_head:  # built last, so the other layers draw the same initial weights
+        t["window_presence"] = WindowPresenceHead(c, name="window_presence", dtype=dtype)(
+            [t["vis_fused"], t["txt_fused"], inputs["query_mask"]])  # (B,) logits
     return inputs, t
 
 
@@ -121,10 +125,41 @@ def build_mgpn(config: Config | ModelConfig, name: str = "mgpn", *, layout: str 
         clip_features: `(batch, num_sample_clips, input_size)` float32.
     Output:
         score logits `(batch, N, N)` float32; row = start clip, column = end clip; exactly
-        0 on cells that are not candidates (see `valid_cell_mask`).
+        0 on cells that are not candidates (see `valid_cell_mask`). With
+        `model.window_head`, a dict of those ("score_map") and "window_presence", `(batch,)`
+        float32 logits that the clips hold the query's moment (`score_output` takes the map
+        from either).
     """
     inputs, tensors = mgpn_graph(config, layout=layout, dtype=dtype)
+    if _model_config(config).window_head:
+        outputs = {"score_map": tensors["score_map"],
+                   "window_presence": tensors["window_presence"]}
+        return keras.Model(inputs, outputs, name=name)
     return keras.Model(inputs, tensors["score_map"], name=name)
+
+
+def score_output(outputs):
+    """The score logits of a `build_mgpn` model's outputs, with or without a window head."""
+    return outputs["score_map"] if isinstance(outputs, dict) else outputs
+
+
+def has_window_head(model: keras.Model) -> bool:
+    """Whether a `build_mgpn` model has the window_presence output."""
+    return any(layer.name == "window_presence" for layer in model.layers)
+
+
+def presence_model(model: keras.Model) -> keras.Model:
+    """The part of a windowed-head model up to "window_presence" (no 2D stage), sharing its
+    layers: the coarse pass of windowed retrieval.
+
+    Raises:
+        ValueError: `model` has no window head (model.window_head was off).
+    """
+    if not has_window_head(model):
+        raise ValueError(f"model {model.name!r} has no window_presence head: build it with "
+                         f"model.window_head = true")
+    return keras.Model(model.inputs, model.get_layer("window_presence").output,
+                       name=f"{model.name}_presence")
 
 
 def model_layout(model: keras.Model) -> str:

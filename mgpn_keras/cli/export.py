@@ -57,6 +57,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         "`mgpn prepare`)")
     parser.add_argument("--window-overlap-seconds", type=float, metavar="S",
                         help="overlap of consecutive windows (default: half a window)")
+    parser.add_argument("--window-top-m", type=int, metavar="M",
+                        help="with a model trained with --long-videos: rank every window by its "
+                        "presence head first and run the 2D stage on the M best only (default: "
+                        "the run's eval.window_top_m)")
     parser.add_argument("--whole-videos", action="store_true",
                         help="no windows: every video is averaged whole, as the reference does")
     parser.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
@@ -73,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
                      window_seconds=args.window_seconds,
                      window_overlap_seconds=args.window_overlap_seconds,
                      whole_videos=args.whole_videos, overwrite=args.overwrite,
-                     layout=args.layout, precision=args.precision)
+                     layout=args.layout, precision=args.precision,
+                     window_top_m=args.window_top_m)
     if args.quiet:
         return 0
     with open(out / EXPORT_INFO_NAME, encoding="utf-8") as f:

@@ -42,6 +42,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default: runs/<preset>-<time>, or the latest unfinished run of the "
                              "same preset, which is resumed)")
     add_strategy_argument(parser)
+    parser.add_argument("--long-videos", action="store_true",
+                        help="train for long videos: a share of each batch are windows without "
+                             "the query's moment, and a window-presence head ranks the windows "
+                             "of a long video at retrieval (config LONG_VIDEO_SETTINGS; --set "
+                             "overrides them; docs/long_video.md)")
     parser.add_argument("--no-baselines", action="store_true",
                         help="skip the baselines in the final table (synthetic preset)")
     add_logging_arguments(parser)
@@ -52,6 +57,12 @@ def run(args: argparse.Namespace) -> int:
     from mgpn_keras.training.data import training_manifest
 
     cfg = resolve_config(args)
+    if args.long_videos:
+        from mgpn_keras.cli.arguments import parse_key_values
+        from mgpn_keras.config import LONG_VIDEO_SETTINGS, apply_overrides
+
+        # --set wins over the long-video defaults.
+        cfg = apply_overrides(cfg, {**LONG_VIDEO_SETTINGS, **parse_key_values(args.set)})
     verbose = not args.quiet
     manifest = training_manifest(cfg, args.shards, args.data_dir, verbose)
     output_dir = args.out or unfinished_run(cfg.name)

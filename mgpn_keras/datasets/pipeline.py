@@ -16,7 +16,8 @@ CYCLE_LENGTH = 16
 
 def make_dataset(manifest: Manifest | str | os.PathLike, split: str, batch_size: int,
                  training: bool, *, with_meta: bool = False, shuffle_seed: int | None = None,
-                 drop_remainder: bool = False, num_clips: int | None = None) -> tf.data.Dataset:
+                 drop_remainder: bool = False, num_clips: int | None = None,
+                 absent: dict | None = None) -> tf.data.Dataset:
     """Batches of one split of a prepared data set.
 
     Args:
@@ -31,6 +32,10 @@ def make_dataset(manifest: Manifest | str | os.PathLike, split: str, batch_size:
         drop_remainder: drop a last, smaller batch.
         num_clips: N of the target map; default manifest.config.model.num_clips. The shards do
             not depend on N, so one prepared data set serves configs with other N.
+        absent: with `training`, {"share", "window_seconds", "presence"}: mix that share of
+            negatives in (`absent_moments`: windows without the query's moment, all-zero
+            target maps), `absent_moments.epoch_queries` elements in all; with "presence" the
+            target is {"score_map": iou_map, "window_presence": 1 or 0}.
 
     Returns:
         A tf.data.Dataset of `(features, iou_map)` or `(features, iou_map, meta)`:
@@ -73,6 +78,14 @@ def make_dataset(manifest: Manifest | str | os.PathLike, split: str, batch_size:
                            num_parallel_calls=autotune, deterministic=ordered)
         buffer = min(m.config.train.shuffle_buffer, m.counts[split])
         ds = ds.shuffle(max(buffer, 1), seed=shuffle_seed, reshuffle_each_iteration=True)
+        if absent and absent["share"] > 0:
+            from mgpn_keras.datasets import absent_moments
+
+            stream = absent_moments.negatives(
+                files, window_seconds=absent["window_seconds"], feature_width=width,
+                num_sample_clips=num_sample_clips, normalize=normalize,
+                seed=0 if shuffle_seed is None else shuffle_seed)
+            ds = absent_moments.mix(ds, m.counts[split], absent["share"], stream)
     else:
         # Whole shards are read in parallel, each as one element, and kept in file order, and
         # records are decoded (normalised, averaged) in parallel in order, so the queries come
@@ -85,6 +98,8 @@ def make_dataset(manifest: Manifest | str | os.PathLike, split: str, batch_size:
 
     def target(item):
         item["iou_map"] = iou_map(item["times"], item["duration"], num_clips)
+        if "absent" in item:  # a window without the moment: no cell overlaps it
+            item["iou_map"] = item["iou_map"] * (1.0 - item["absent"])
         return item
 
     ds = ds.map(target, num_parallel_calls=autotune, deterministic=ordered)
@@ -98,9 +113,13 @@ def make_dataset(manifest: Manifest | str | os.PathLike, split: str, batch_size:
             "query_mask": tf.cast(ids != 0, tf.float32),  # (B, L)
             "clip_features": item["clip_features"],  # (B, S, input_size)
         }
+        target = item["iou_map"]
+        if absent and absent.get("presence"):
+            present = 1.0 - item["absent"] if "absent" in item else tf.ones_like(item["duration"])
+            target = {"score_map": target, "window_presence": present}
         if not with_meta:
-            return features, item["iou_map"]
+            return features, target
         meta = {k: item[k] for k in ("duration", "times", "video_id", "sentence", "index")}
-        return features, item["iou_map"], meta
+        return features, target, meta
 
     return ds.map(finish, num_parallel_calls=autotune, deterministic=ordered).prefetch(autotune)

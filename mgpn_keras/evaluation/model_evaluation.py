@@ -13,7 +13,10 @@ def inference_function(model: keras.Model):
     m = model.input
     signature = {name: tf.TensorSpec((None,) + tuple(t.shape[1:]), tf.float32, name=name)
                  for name, t in m.items()}
-    return tf.function(lambda x: model(x, training=False), input_signature=[signature])
+    from mgpn_keras.model import score_output
+
+    # A model with a window head also returns its presence logits; evaluation scores the map.
+    return tf.function(lambda x: score_output(model(x, training=False)), input_signature=[signature])
 
 
 def evaluate_model(model: keras.Model, dataset, cfg: Config, *, progress: bool = False,

@@ -28,6 +28,7 @@ import tensorflow as tf
 
 from mgpn_keras.config import Config
 from mgpn_keras.layers.query_tokenizer import QueryTokenizer
+from mgpn_keras.model import has_window_head, presence_model, score_output
 from mgpn_keras.protocol.clip_averaging import model_clips
 from mgpn_keras.protocol.nms import top_moments
 from mgpn_keras.protocol.word_ids import PAD_ID, UNK_ID, word_ids, word_table
@@ -58,6 +59,11 @@ class MomentRetrievalModule(tf.Module):
         window_overlap_seconds: overlap of consecutive windows (default
             cfg.eval.window_overlap_seconds, else half a window).
         window_batch: windows per model call (default cfg.eval.window_batch).
+        window_top_m: with a window-presence head (`model.window_head`), the 2D stage runs
+            only on the window_top_m windows of highest presence, after a coarse pass over
+            all (default cfg.eval.window_top_m; None: every window). With the head, a
+            window's moment scores are its map's probabilities times its presence
+            probability, so that windows compare.
 
     Attributes saved with it (read them from the reloaded object): `top_k`, `nms_threshold`,
     `num_clips`, `num_sample_clips`, `input_size`, `word_dim`, `preset` and `metadata_json`
@@ -67,7 +73,8 @@ class MomentRetrievalModule(tf.Module):
     def __init__(self, model, cfg: Config, vocabulary, vectors, *, top_k: int | None = None,
                  nms_threshold: float | None = None, window_seconds: float | None = None,
                  window_overlap_seconds: float | None = None, window_batch: int | None = None,
-                 metadata: dict | None = None, name: str = "mgpn_serving"):
+                 window_top_m: int | None = None, metadata: dict | None = None,
+                 name: str = "mgpn_serving"):
         super().__init__(name=name)
         m = cfg.model
         vocabulary = list(vocabulary)
@@ -87,6 +94,15 @@ class MomentRetrievalModule(tf.Module):
         window_batch = int(window_batch if window_batch is not None else cfg.eval.window_batch)
         if window_batch < 1:
             raise ValueError(f"window_batch = {window_batch}, expected a positive integer")
+        head = has_window_head(model)
+        window_top_m = cfg.eval.window_top_m if window_top_m is None else window_top_m
+        if window_top_m is not None and (isinstance(window_top_m, bool)
+                                         or not isinstance(window_top_m, int) or window_top_m < 1):
+            raise ValueError(f"window_top_m = {window_top_m!r}, expected an integer >= 1 "
+                             f"(windows through the 2D stage) or None (every window)")
+        if window_top_m is not None and not head:
+            raise ValueError(f"window_top_m = {window_top_m}: the model has no window_presence "
+                             f"head to rank windows by (train it with model.window_head)")
         stride_seconds = None
         if window_seconds is None:
             window_seconds = cfg.eval.window_seconds
@@ -103,7 +119,7 @@ class MomentRetrievalModule(tf.Module):
             word_dim=m.word_dim, num_scale_layers=list(m.num_scale_layers),
             normalize=bool(cfg.data.normalize), vocabulary_size=len(vocabulary) - 2,
             window_seconds=window_seconds, window_stride_seconds=stride_seconds,
-            window_batch=window_batch)
+            window_batch=window_batch, window_head=head, window_top_m=window_top_m)
         # Recorded facts, saved as variables (tf.Module tracks them).
         self.top_k = tf.Variable(top_k, trainable=False, name="top_k")
         self.nms_threshold = tf.Variable(nms_threshold, trainable=False, dtype=tf.float64,
@@ -145,13 +161,21 @@ class MomentRetrievalModule(tf.Module):
                         tf.cast(ids != PAD_ID, tf.float32),  # (B, L)
                         features)
 
-        def probabilities(word_vectors, query_mask, features):
-            """Joint probabilities (B, N, N) of raw clip features (B, T, D), one video each."""
+        coarse = presence_model(model) if head else None
+
+        def model_inputs(word_vectors, query_mask, features):
             clips = model_clips(features, m.num_sample_clips, cfg.data.normalize)  # (B, S, D)
-            inputs = {"word_vectors": word_vectors, "query_mask": query_mask,
-                      "clip_features": clips}
-            logits = model(inputs, training=False)  # (B, N, N)
+            return {"word_vectors": word_vectors, "query_mask": query_mask, "clip_features": clips}
+
+        def probabilities(word_vectors, query_mask, features, calibrated=False):
+            """Joint probabilities (B, N, N) of raw clip features (B, T, D), one video each;
+            `calibrated` (windows, with a head): times the window's presence probability."""
+            outputs = model(model_inputs(word_vectors, query_mask, features), training=False)
+            logits = score_output(outputs)  # (B, N, N)
             prob = tf.sigmoid(tf.cast(logits, tf.float32)) * mask  # (B, N, N)
+            if calibrated and head:
+                presence = tf.sigmoid(tf.cast(outputs["window_presence"], tf.float32))  # (B,)
+                prob = prob * presence[:, None, None]
             with tf.control_dependencies(validation.check_scores(prob)):
                 return tf.identity(prob)
 
@@ -165,15 +189,23 @@ class MomentRetrievalModule(tf.Module):
         def windowed_moments(query, video_features, duration):
             word_vectors, query_mask, features = checked_inputs(query, video_features, duration)
 
+            def query_of(row, count):
+                return (tf.repeat(word_vectors[row:row + 1], count, axis=0),
+                        tf.repeat(query_mask[row:row + 1], count, axis=0))
+
             def score_windows(row, clips):  # (C, n, D) windows of query `row`'s video
-                count = tf.shape(clips)[0]
-                return probabilities(tf.repeat(word_vectors[row:row + 1], count, axis=0),
-                                     tf.repeat(query_mask[row:row + 1], count, axis=0), clips)
+                return probabilities(*query_of(row, tf.shape(clips)[0]), clips, calibrated=True)
+
+            def score_presence(row, clips):  # (C,) presence probabilities, no 2D stage
+                inputs = model_inputs(*query_of(row, tf.shape(clips)[0]), clips)
+                return tf.sigmoid(tf.cast(coarse(inputs, training=False), tf.float32))
 
             return windowing.windowed_moments(
                 score_windows, features, duration, window_seconds=window_seconds,
                 stride_seconds=stride_seconds, num_clips=m.num_clips,
-                nms_threshold=nms_threshold, top_k=top_k, window_batch=window_batch)
+                nms_threshold=nms_threshold, top_k=top_k, window_batch=window_batch,
+                score_presence=score_presence if window_top_m is not None else None,
+                top_m=window_top_m)
 
         def serve(query, video_features, duration):
             if window_seconds is None:

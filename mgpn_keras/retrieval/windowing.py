@@ -128,7 +128,8 @@ def merge_moments(times: tf.Tensor, scores: tf.Tensor, nms_threshold: float,
 
 def windowed_moments(score_windows, features: tf.Tensor, duration: tf.Tensor, *,
                      window_seconds: float, stride_seconds: float, num_clips: int,
-                     nms_threshold: float, top_k: int, window_batch: int):
+                     nms_threshold: float, top_k: int, window_batch: int,
+                     score_presence=None, top_m: int | None = None):
     """Top-k moments of each query of a batch, by windows.
 
     Args:
@@ -140,6 +141,10 @@ def windowed_moments(score_windows, features: tf.Tensor, duration: tf.Tensor, *,
         num_clips: N, the side of the model's map.
         nms_threshold, top_k: as for `protocol.nms.top_moments`.
         window_batch: windows per `score_windows` call.
+        score_presence, top_m: the coarse pass (`coarse_to_fine.top_windows`): with both,
+            `score_presence(row, clips) -> (C,)` ranks every window first and only the top_m
+            go to `score_windows`, in their order in the video (so top_m >= the number of
+            windows gives the answers of scoring every window, bit for bit).
 
     Returns:
         {"start", "end", "score"}: (B, top_k) float32 seconds of the video, best first.
@@ -160,6 +165,11 @@ def windowed_moments(score_windows, features: tf.Tensor, duration: tf.Tensor, *,
         # One window over the whole video keeps its exact duration (no clip rounding).
         window_length = tf.where(window_clips >= total, length,
                                  tf.cast(window_clips, tf.float32) * clip_seconds)
+        if score_presence is not None and top_m is not None:
+            from mgpn_keras.retrieval.coarse_to_fine import top_windows
+
+            starts = top_windows(lambda clips: score_presence(row, clips), video, starts,
+                                 window_clips, window_batch, top_m)
         count = tf.shape(starts)[0]
         chunks = (count + window_batch - 1) // window_batch
         all_times = tf.TensorArray(tf.float32, size=chunks, infer_shape=False)

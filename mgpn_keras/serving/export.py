@@ -52,7 +52,8 @@ def export_saved_model(model, cfg, vocabulary, vectors, out_dir: str | os.PathLi
                        window_seconds: float | None = None,
                        window_overlap_seconds: float | None = None,
                        source: dict | None = None, overwrite: bool = False,
-                       layout: str | None = None, precision: str | None = None) -> Path:
+                       layout: str | None = None, precision: str | None = None,
+                       window_top_m: int | None = None) -> Path:
     """Write the serving SavedModel of a model and its data set's vocabulary.
 
     The graph runs the model in `layout` and `precision`: when `model` has another layout
@@ -76,6 +77,8 @@ def export_saved_model(model, cfg, vocabulary, vectors, out_dir: str | os.PathLi
             `cfg.eval.layout`).
         precision: the dtype policy of the exported layers, one of `PRECISIONS` (default: the
             model's own); the scores stay float32.
+        window_top_m: windows through the 2D stage after the coarse pass (a model with a
+            window head; default cfg.eval.window_top_m), recorded as `window_top_m`.
 
     Returns:
         The version folder, holding `saved_model.pb`, `variables/` and `mgpn_export.json`.
@@ -105,7 +108,7 @@ def export_saved_model(model, cfg, vocabulary, vectors, out_dir: str | os.PathLi
     module = MomentRetrievalModule(model, cfg, vocabulary, vectors, top_k=top_k,
                                    nms_threshold=nms_threshold, window_seconds=window_seconds,
                                    window_overlap_seconds=window_overlap_seconds,
-                                   metadata=info)
+                                   window_top_m=window_top_m, metadata=info)
     info = dict(module.metadata)
     info["signatures"] = {
         "serving_default": {
@@ -189,7 +192,7 @@ def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike, *,
                top_k: int | None = None, nms_threshold: float | None = None,
                window_seconds: float | None = None, window_overlap_seconds: float | None = None,
                whole_videos: bool = False, overwrite: bool = False, layout: str | None = None,
-               precision: str = "float32") -> Path:
+               precision: str = "float32", window_top_m: int | None = None) -> Path:
     """Export a trained model: a training run folder or a preset folder (`save_to_preset`).
 
     Args:
@@ -207,6 +210,8 @@ def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike, *,
         overwrite: replace a non-empty `out_dir`.
         layout: the 2D stage's layout (default: the run's `eval.layout`, "auto").
         precision: the exported layers' dtype policy, one of `PRECISIONS`.
+        window_top_m: windows through the 2D stage after the coarse pass (default: the run's
+            eval.window_top_m; needs a model trained with a window head).
     """
     from mgpn_keras.retrieval.windowing import check_window, default_window
 
@@ -227,4 +232,5 @@ def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike, *,
     return export_saved_model(resolved.model, cfg, resolved.vocabulary, resolved.vectors, out_dir,
                               top_k=top_k, nms_threshold=nms_threshold, window_seconds=window_seconds,
                               window_overlap_seconds=window_overlap_seconds, source=resolved.source,
-                              overwrite=overwrite, layout=layout, precision=precision)
+                              overwrite=overwrite, layout=layout, precision=precision,
+                              window_top_m=window_top_m)

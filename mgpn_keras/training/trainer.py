@@ -32,10 +32,33 @@ def compile_model(model: keras.Model, cfg: Config) -> keras.Model:
         learning_rate=cfg.train.learning_rate, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
         # The reference clips the global norm over all parameters (clip_grad_norm_).
         global_clipnorm=cfg.train.global_clipnorm)
-    model.compile(optimizer=optimizer,
-                  loss=ScaledIoUBCE(m.num_clips, m.num_scale_layers, cfg.loss.min_iou, cfg.loss.max_iou),
+    loss = ScaledIoUBCE(m.num_clips, m.num_scale_layers, cfg.loss.min_iou, cfg.loss.max_iou)
+    weights = None
+    if m.window_head:  # the map's loss and the window-presence BCE, trained jointly
+        loss = {"score_map": loss,
+                "window_presence": keras.losses.BinaryCrossentropy(from_logits=True)}
+        weights = {"score_map": 1.0, "window_presence": float(cfg.train.window_loss_weight)}
+    model.compile(optimizer=optimizer, loss=loss, loss_weights=weights,
                   jit_compile=cfg.train.jit_compile)
     return model
+
+
+def absent_settings(manifest, cfg: Config) -> dict | None:
+    """`make_dataset`'s `absent` argument for a training epoch (None: the reference's data):
+    the negatives' share and window (the retrieval window: `eval.window_seconds`, else the
+    default of the training split's statistics), and whether the target has the presence."""
+    from mgpn_keras.datasets.durations import default_window_seconds
+
+    share = float(cfg.train.absent_share)
+    if share <= 0 and not cfg.model.window_head:
+        return None
+    window = cfg.eval.window_seconds
+    if window is None:
+        window = default_window_seconds((manifest.info or {}).get("durations", {}).get("train"))
+    if window is None and share > 0:
+        raise ValueError(f"train.absent_share = {share:g} needs a window: set eval.window_seconds "
+                         f"(the manifest {manifest.path} records no training durations)")
+    return {"share": share, "window_seconds": window, "presence": bool(cfg.model.window_head)}
 
 
 def selection_split(manifest) -> str:
@@ -61,13 +84,17 @@ def epoch_dataset(manifest, cfg: Config, epoch: int, skip: int = 0) -> tf.data.D
     from batch `skip` on (a resumed epoch)."""
     from mgpn_keras.datasets import make_dataset
 
-    batches = -(-manifest.counts["train"] // cfg.train.batch_size)
+    from mgpn_keras.datasets.absent_moments import epoch_queries
+
+    absent = absent_settings(manifest, cfg)
+    batches = -(-epoch_queries(manifest.counts["train"], absent["share"] if absent else 0.0)
+                // cfg.train.batch_size)
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     # The cardinality gives the progress bar its length (records hold whole videos, so
     # tf.data cannot count the batches itself).
     return (make_dataset(manifest, "train", cfg.train.batch_size, training=True,
-                         shuffle_seed=cfg.train.seed + epoch)
+                         shuffle_seed=cfg.train.seed + epoch, absent=absent)
             .skip(skip).apply(tf.data.experimental.assert_cardinality(batches - skip))
             .with_options(options))
 
