@@ -29,7 +29,7 @@ def _native_grouped_kernels():
 
 
 # Depth of `per_group_kernels()` contexts: while positive, every grouped convolution traces as
-# one convolution per group (serving.portable sets it while a SavedModel is traced, since an
+# one convolution per group (retrieval.portable sets it while a SavedModel is traced, since an
 # exported graph must run on every TensorFlow build, oneDNN or not).
 _per_group_depth = 0
 
