@@ -21,12 +21,18 @@ def inference_function(model: keras.Model):
 
 
 def evaluate_model(model: keras.Model, dataset, cfg: Config, *, progress: bool = False,
-                   return_predictions: bool = False, layout: str | None = None):
+                   return_predictions: bool = False, layout: str | None = None,
+                   strategy: tf.distribute.Strategy | None = None):
     """Metrics of `model` on a `make_dataset(..., with_meta=True)` dataset.
 
     The model runs in the inference layout `layout` (default `cfg.eval.layout`, see
     `mgpn_keras.layout`): a model of another layout is evaluated through a twin holding a
     copy of its weights (`mgpn_keras.model.inference_twin`), with the same answers.
+
+    Under a MultiWorkerMirroredStrategy `strategy` of 2+ workers, `dataset` is this
+    worker's part of the split (`make_dataset(..., shard=metric_sums.worker_shard(strategy))`)
+    and the metric sums of all workers are added (`metric_sums.reduce_across_workers`):
+    every worker returns the metrics of the whole split; predictions stay this worker's.
 
     Returns:
         {"R1@0.3": ..., "R5@0.7": ..., "mIoU": ...} as fractions; with
@@ -34,6 +40,7 @@ def evaluate_model(model: keras.Model, dataset, cfg: Config, *, progress: bool =
     """
     from mgpn_keras.metrics import MomentEvaluator, top_moments
     from mgpn_keras.model import inference_twin
+    from mgpn_keras.training.metric_sums import MetricSums, reduce_across_workers, worker_shard
 
     model = inference_twin(model, cfg, cfg.eval.layout if layout is None else layout)
     evaluator = MomentEvaluator.for_config(cfg)
@@ -58,7 +65,10 @@ def evaluate_model(model: keras.Model, dataset, cfg: Config, *, progress: bool =
                 })
         if bar is not None:
             bar.update(step + 1)
-    results = {k: float(v) for k, v in evaluator.result().items()}
+    if worker_shard(strategy) is not None:
+        results = reduce_across_workers(MetricSums.of(evaluator), strategy).results()
+    else:
+        results = {k: float(v) for k, v in evaluator.result().items()}
     return (results, predictions) if return_predictions else results
 
 
@@ -70,12 +80,14 @@ class EvaluationCallback(keras.callbacks.Callback):
     TensorBoard under `log_dir/evaluation`, and prints the table.
 
     The trained (dense) model is evaluated in `cfg.eval.layout`: a twin of that layout is
-    built once and takes the model's current weights every epoch.
+    built once and takes the model's current weights every epoch. Under a multi-worker
+    `strategy`, `dataset_fn` gives this worker's part of the split (see `evaluate_model`).
     """
 
     def __init__(self, dataset_fn, cfg: Config, split: str, prefix: str = "val_",
-                 log_dir: str | None = None, verbose: int = 1):
+                 log_dir: str | None = None, verbose: int = 1, strategy: tf.distribute.Strategy | None = None):
         super().__init__()
+        self.strategy = strategy
         self.dataset_fn = dataset_fn
         self.cfg = cfg
         self.split = split
@@ -99,7 +111,7 @@ class EvaluationCallback(keras.callbacks.Callback):
         from mgpn_keras.metrics import format_table
 
         start = time.time()
-        results = evaluate_model(self.inference_model(), self.dataset_fn(), self.cfg)
+        results = evaluate_model(self.inference_model(), self.dataset_fn(), self.cfg, strategy=self.strategy)
         self.last_results = results
         if logs is not None:
             logs.update({f"{self.prefix}{k}": v for k, v in results.items()})

@@ -16,6 +16,7 @@ from mgpn_keras.training import strategy as strategy_lib
 from mgpn_keras.training.checkpoints import BestCheckpoint
 from mgpn_keras.training.epoch_logs import EpochProgressBar, metric_prefix, selection_key
 from mgpn_keras.training.evaluation import EvaluationCallback, evaluate_model, ordered, write_results
+from mgpn_keras.training.metric_sums import worker_shard
 from mgpn_keras.training.resume import StepBackup, TrainingState, restore_backup
 from mgpn_keras.training.run_lock import hold_run_folder
 from mgpn_keras.training.runs import RunPaths
@@ -101,12 +102,13 @@ def fit_epochs(model: keras.Model, cfg: Config, manifest, *, state: TrainingStat
     epochs = int(epochs or cfg.train.epochs)
     split = selection_split(manifest)
 
-    def eval_dataset():
-        return make_dataset(manifest, split, cfg.eval.batch_size, training=False, with_meta=True)
+    def eval_dataset():  # under MultiWorkerMirrored, this worker's part of the split
+        return make_dataset(manifest, split, cfg.eval.batch_size, training=False, with_meta=True,
+                            shard=worker_shard(strategy))
 
     all_callbacks = [_LearningRateLog(),
                      EvaluationCallback(eval_dataset, cfg, split, prefix=metric_prefix(split),
-                                        log_dir=log_dir, verbose=verbose),
+                                        log_dir=log_dir, verbose=verbose, strategy=strategy),
                      *(callbacks or []), *([EpochProgressBar()] if verbose else []),
                      *([backup] if backup is not None else [])]
     history = keras.callbacks.History()
@@ -183,7 +185,8 @@ def _train_in_folder(cfg: Config, manifest_path: str, paths: RunPaths, strategy,
         print(f"resuming from {paths.backup}: epoch {state.epoch + 1}, batch {state.step}", flush=True)
 
     def eval_dataset(which=split):
-        return make_dataset(manifest, which, cfg.eval.batch_size, training=False, with_meta=True)
+        return make_dataset(manifest, which, cfg.eval.batch_size, training=False, with_meta=True,
+                            shard=worker_shard(strategy))
 
     backup = StepBackup(paths.backup, state, cfg.train.backup_every_steps)
     callbacks = [
@@ -203,7 +206,7 @@ def _train_in_folder(cfg: Config, manifest_path: str, paths: RunPaths, strategy,
         backup_files.load_weights(model, paths.best_weights)
     results = {}
     for which in eval_splits or tuple(s for s in ("val", "test") if manifest.counts.get(s)):
-        results[which] = ordered(evaluate_model(model, eval_dataset(which), cfg), cfg)
+        results[which] = ordered(evaluate_model(model, eval_dataset(which), cfg, strategy=strategy), cfg)
     if chief:
         from mgpn_keras.saving import save_to_preset
 
