@@ -94,3 +94,6 @@ def serve_oracle(tuner, role: TunerRole, verbose: int = 1) -> None:
             time.sleep(POLL_SECONDS)
     finally:
         server.stop(grace=1)
+    # The oracle saves itself before it lets go of an ended trial, so its file would still
+    # hold the last one as running (and a chief restarted on D would hand it out again).
+    tuner.save()
