@@ -190,14 +190,31 @@ def test_mirrored_step_equals_single_device_step(tmp_path, optimizer):
 
 
 WORKER_SCRIPT = textwrap.dedent("""
-    import sys
+    import json, os, sys
     from mgpn_keras.config import load_config
-    from mgpn_keras.training.strategy import make_strategy
+    from mgpn_keras.datasets import make_dataset
+    from mgpn_keras.model import build_mgpn
+    from mgpn_keras.training import backup_files
+    from mgpn_keras.evaluation.model_evaluation import evaluate_model
+    from mgpn_keras.evaluation.metric_sums import worker_shard
+    from mgpn_keras.training.strategy import is_chief, make_strategy, worker_index
     from mgpn_keras.training.trainer import train
     cfg = load_config(sys.argv[1])
     strategy = make_strategy("auto")
     assert strategy.num_replicas_in_sync == 2, strategy
-    train(cfg, sys.argv[2], sys.argv[3], strategy=strategy, verbose=0)
+    results = train(cfg, sys.argv[2], sys.argv[3], strategy=strategy, verbose=0)
+    # This worker's evaluation of its part of each split, with the run's best weights.
+    root = sys.argv[3] if is_chief(strategy) else os.path.join(sys.argv[3], f"worker_{worker_index(strategy)}")
+    model = build_mgpn(cfg)
+    backup_files.load_weights(model, os.path.join(root, "checkpoints", "best.weights.h5"))
+    report = {"results": results, "shard": worker_shard(strategy)}
+    for split in ("val", "test"):
+        data = make_dataset(sys.argv[2], split, cfg.eval.batch_size, training=False, with_meta=True,
+                            shard=worker_shard(strategy))
+        metrics, predictions = evaluate_model(model, data, cfg, strategy=strategy, return_predictions=True)
+        report[split] = {"metrics": metrics, "indices": [p["index"] for p in predictions]}
+    with open(sys.argv[4], "w") as f:
+        json.dump(report, f)
 """)
 
 
@@ -225,7 +242,7 @@ def test_two_workers_on_localhost_end_with_identical_weights(tiny, tmp_path):
         env = dict(ENV, TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}))
         procs.append(subprocess.Popen(
             [sys.executable, os.fspath(script), os.fspath(tmp_path / "config.json"), manifest,
-             os.fspath(tmp_path / "run")],
+             os.fspath(tmp_path / "run"), os.fspath(tmp_path / f"report_{index}.json")],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     outputs = [p.communicate(timeout=600) for p in procs]
     for p, (out, err) in zip(procs, outputs):
@@ -237,3 +254,33 @@ def test_two_workers_on_localhost_end_with_identical_weights(tiny, tmp_path):
         np.testing.assert_array_equal(chief[key], other[key], err_msg=key)
     assert (tmp_path / "run" / "results.json").exists()  # written by the chief only
     assert not (tmp_path / "run" / "worker_1" / "results.json").exists()
+
+    # Each worker evaluated its part of every split (its videos' queries, the two parts
+    # disjoint and together the split), and the summed metrics of both equal one process's
+    # evaluation of the whole split with the same weights: in the per-epoch logs, in the
+    # run's results and in a direct evaluation.
+    from mgpn_keras.datasets import make_dataset
+    from mgpn_keras.model import build_mgpn
+    from mgpn_keras.training import backup_files
+    from mgpn_keras.evaluation.model_evaluation import evaluate_model
+
+    reports = [json.loads((tmp_path / f"report_{index}.json").read_text()) for index in range(2)]
+    assert [r["shard"] for r in reports] == [[2, 0], [2, 1]]
+    model = build_mgpn(one_epoch)
+    backup_files.load_weights(model, tmp_path / "run" / "checkpoints" / "best.weights.h5")
+    histories = [json.loads((folder / "backup" / "state.json").read_text())["history"]
+                 for folder in (tmp_path / "run", tmp_path / "run" / "worker_1")]
+    for split in ("val", "test"):
+        single, predictions = evaluate_model(
+            model, make_dataset(manifest, split, one_epoch.eval.batch_size, training=False, with_meta=True),
+            one_epoch, return_predictions=True)
+        everyone = sorted(p["index"] for p in predictions)
+        parts = [r[split]["indices"] for r in reports]
+        assert all(0 < len(part) < len(everyone) for part in parts), [len(p) for p in parts]
+        assert sorted(parts[0] + parts[1]) == everyone == list(range(24))
+        for r in reports:
+            assert r["results"][split] == pytest.approx(single, abs=1e-6, rel=0)
+            assert r[split]["metrics"] == pytest.approx(single, abs=1e-6, rel=0)
+        if split == "val":  # the only epoch is the best one
+            for history in histories:
+                assert {k: history[0][f"val_{k}"] for k in single} == pytest.approx(single, abs=1e-6, rel=0)

@@ -34,6 +34,10 @@ with a larger --max-trials). At the end the trial table is printed and written t
 D/trials.json; D/best_config.json is the base config with the best trial's values:
   python train.py --config D/best_config.json
 
+Across machines: set KERASTUNER_TUNER_ID (chief, tuner0, tuner1, ...),
+KERASTUNER_ORACLE_IP and KERASTUNER_ORACLE_PORT (the chief's address) and run the same
+command in every process, on a shared --out; see docs/tuning.md.
+
 Example (the embedded synthetic benchmark, prepared on first use):
   mgpn tune --preset synthetic --search encoder,comparison,hidden --hidden-sizes 32,64,128 \\
       --algorithm bayesian --max-trials 12 --epochs 4 --out runs/tune-synthetic
@@ -108,6 +112,10 @@ def run(args: argparse.Namespace) -> int:
     result = run_search(base, manifest, space, args.out, algorithm=args.algorithm,
                         max_trials=args.max_trials, epochs=args.trial_epochs, strategy=strategy,
                         verbose=verbose)
+    if result.get("role") == "worker":
+        print(f"worker {result['tuner_id']}: ran trial(s) {', '.join(result['trials_run']) or 'none'}; "
+              f"the chief writes the trial table")
+        return 0
     objective = result.get("objective") or f"val_{base.eval.best_metric}"
     print(format_trial_table(result["trials"], space, objective))
     print(f"trial records in {os.path.join(args.out, 'trials.json')}")

@@ -17,13 +17,13 @@ from mgpn_keras.datasets.manifest import Manifest, check_manifest, load_manifest
 
 
 def make_dataset(manifest, split, batch_size, training, *, with_meta=False, shuffle_seed=None,
-                 drop_remainder=False, num_clips=None, absent=None):
+                 drop_remainder=False, num_clips=None, absent=None, shard=None):
     """See `mgpn_keras.datasets.pipeline.make_dataset`."""
     from mgpn_keras.datasets.pipeline import make_dataset as _make_dataset
 
     return _make_dataset(manifest, split, batch_size, training, with_meta=with_meta,
                          shuffle_seed=shuffle_seed, drop_remainder=drop_remainder,
-                         num_clips=num_clips, absent=absent)
+                         num_clips=num_clips, absent=absent, shard=shard)
 
 
 __all__ = ["DataError", "Manifest", "Record", "check_manifest", "load_manifest", "make_dataset",

@@ -17,7 +17,8 @@ CYCLE_LENGTH = 16
 def make_dataset(manifest: Manifest | str | os.PathLike, split: str, batch_size: int,
                  training: bool, *, with_meta: bool = False, shuffle_seed: int | None = None,
                  drop_remainder: bool = False, num_clips: int | None = None,
-                 absent: dict | None = None) -> tf.data.Dataset:
+                 absent: dict | None = None,
+                 shard: tuple[int, int] | None = None) -> tf.data.Dataset:
     """Batches of one split of a prepared data set.
 
     Args:
@@ -36,6 +37,9 @@ def make_dataset(manifest: Manifest | str | os.PathLike, split: str, batch_size:
             negatives in (`absent_moments`: windows without the query's moment, all-zero
             target maps), `absent_moments.epoch_queries` elements in all; with "presence" the
             target is {"score_map": iou_map, "window_presence": 1 or 0}.
+        shard: (count, index), evaluation only: the videos at record positions index,
+            index + count, ... (one worker's part of a split; `meta["index"]` still numbers
+            the queries of the whole split).
 
     Returns:
         A tf.data.Dataset of `(features, iou_map)` or `(features, iou_map, meta)`:
@@ -65,6 +69,9 @@ def make_dataset(manifest: Manifest | str | os.PathLike, split: str, batch_size:
     def decode(serialized):  # one video record -> its model-ready features and queries
         return examples.decode(serialized, num_sample_clips, width, normalize)
 
+    if shard is not None and (training or not 0 <= shard[1] < shard[0]):
+        raise ValueError(f"shard {shard}: expected (count, index) with 0 <= index < count, and "
+                         f"only for an evaluation (training=False) data set")
     ds = tf.data.Dataset.from_tensor_slices(files)
     if training:
         # Shards in random order, read 16 at a time; the queries of 16 videos interleaved; then
@@ -93,7 +100,10 @@ def make_dataset(manifest: Manifest | str | os.PathLike, split: str, batch_size:
         ds = ds.interleave(lambda f: tf.data.TFRecordDataset(f).batch(1 << 30),
                            cycle_length=min(len(files), 4), block_length=1,
                            num_parallel_calls=autotune, deterministic=True)
-        ds = ds.unbatch().map(decode, num_parallel_calls=autotune, deterministic=True)
+        ds = ds.unbatch()
+        if shard is not None:
+            ds = ds.shard(*shard)
+        ds = ds.map(decode, num_parallel_calls=autotune, deterministic=True)
         ds = ds.flat_map(examples.queries)
 
     def target(item):

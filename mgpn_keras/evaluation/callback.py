@@ -20,12 +20,15 @@ class EvaluationCallback(keras.callbacks.Callback):
     TensorBoard under `log_dir/evaluation`, and prints the table.
 
     The trained (dense) model is evaluated in `cfg.eval.layout`: a twin of that layout is
-    built once and takes the model's current weights every epoch.
+    built once and takes the model's current weights every epoch. Under a multi-worker
+    `strategy`, `dataset_fn` gives this worker's part of the split (see `evaluate_model`).
     """
 
     def __init__(self, dataset_fn, cfg: Config, split: str, prefix: str = "val_",
-                 log_dir: str | None = None, verbose: int = 1):
+                 log_dir: str | None = None, verbose: int = 1,
+                 strategy: tf.distribute.Strategy | None = None):
         super().__init__()
+        self.strategy = strategy
         self.dataset_fn = dataset_fn
         self.cfg = cfg
         self.split = split
@@ -50,7 +53,8 @@ class EvaluationCallback(keras.callbacks.Callback):
         from mgpn_keras.evaluation.metrics import format_table
 
         start = time.time()
-        results = evaluate_model(self.inference_model(), self.dataset_fn(), self.cfg)
+        results = evaluate_model(self.inference_model(), self.dataset_fn(), self.cfg,
+                                 strategy=self.strategy)
         self.last_results = results
         if logs is not None:
             logs.update({f"{self.prefix}{k}": v for k, v in results.items()})

@@ -378,6 +378,13 @@ class MomentEvaluator:
         self._top1.append(top1)
         return moments
 
+    def per_query(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every query's hits (Q, len(recall), len(iou_thresholds)) bool and top-1 IoU (Q,)
+        float64, in feeding order (Q = 0 before any update)."""
+        if not self._top1:
+            return np.zeros((0, len(self.recall), len(self.iou_thresholds)), bool), np.zeros((0,))
+        return np.concatenate(self._hits), np.concatenate(self._top1)
+
     def result(self) -> dict[str, float]:
         """The metrics over every query fed since the last `reset` (see `evaluate_moments`)."""
         if not self._top1:

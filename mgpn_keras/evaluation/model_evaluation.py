@@ -20,17 +20,24 @@ def inference_function(model: keras.Model):
 
 
 def evaluate_model(model: keras.Model, dataset, cfg: Config, *, progress: bool = False,
-                   return_predictions: bool = False, layout: str | None = None):
+                   return_predictions: bool = False, layout: str | None = None,
+                   strategy: tf.distribute.Strategy | None = None):
     """Metrics of `model` on a `make_dataset(..., with_meta=True)` dataset.
 
     The model runs in the inference layout `layout` (default `cfg.eval.layout`, see
     `mgpn_keras.valid_cells.layout`): a model of another layout is evaluated through a twin holding a
     copy of its weights (`mgpn_keras.model.inference_twin`), with the same answers.
 
+    Under a MultiWorkerMirroredStrategy `strategy` of 2+ workers, `dataset` is this
+    worker's part of the split (`make_dataset(..., shard=metric_sums.worker_shard(strategy))`)
+    and the metric sums of all workers are added (`metric_sums.reduce_across_workers`):
+    every worker returns the metrics of the whole split; predictions stay this worker's.
+
     Returns:
         {"R1@0.3": ..., "R5@0.7": ..., "mIoU": ...} as fractions; with
         `return_predictions`, also a list of per-query dicts (index, video_id, top moments).
     """
+    from mgpn_keras.evaluation.metric_sums import MetricSums, reduce_across_workers, worker_shard
     from mgpn_keras.evaluation.metrics import MomentEvaluator
     from mgpn_keras.model import inference_twin
 
@@ -55,7 +62,10 @@ def evaluate_model(model: keras.Model, dataset, cfg: Config, *, progress: bool =
                 })
         if bar is not None:
             bar.update(step + 1)
-    results = {k: float(v) for k, v in evaluator.result().items()}
+    if worker_shard(strategy) is not None:
+        results = reduce_across_workers(MetricSums.of(evaluator), strategy).results()
+    else:
+        results = {k: float(v) for k, v in evaluator.result().items()}
     return (results, predictions) if return_predictions else results
 
 

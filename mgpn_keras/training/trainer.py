@@ -12,6 +12,7 @@ import tensorflow as tf
 from mgpn_keras.atomic import write_json
 from mgpn_keras.config import Config, metric_names, save_config
 from mgpn_keras.evaluation.callback import EvaluationCallback
+from mgpn_keras.evaluation.metric_sums import worker_shard
 from mgpn_keras.evaluation.model_evaluation import evaluate_model, ordered
 from mgpn_keras.runs import backup_files
 from mgpn_keras.runs.lock import hold_run_folder
@@ -130,12 +131,13 @@ def fit_epochs(model: keras.Model, cfg: Config, manifest, *, state: TrainingStat
     epochs = int(epochs or cfg.train.epochs)
     split = selection_split(manifest)
 
-    def eval_dataset():
-        return make_dataset(manifest, split, cfg.eval.batch_size, training=False, with_meta=True)
+    def eval_dataset():  # under MultiWorkerMirrored, this worker's part of the split
+        return make_dataset(manifest, split, cfg.eval.batch_size, training=False, with_meta=True,
+                            shard=worker_shard(strategy))
 
     all_callbacks = [_LearningRateLog(),
                      EvaluationCallback(eval_dataset, cfg, split, prefix=metric_prefix(split),
-                                        log_dir=log_dir, verbose=verbose),
+                                        log_dir=log_dir, verbose=verbose, strategy=strategy),
                      *(callbacks or []), *([EpochProgressBar()] if verbose else []),
                      *([backup] if backup is not None else [])]
     history = keras.callbacks.History()
@@ -212,7 +214,8 @@ def _train_in_folder(cfg: Config, manifest_path: str, paths: RunPaths, strategy,
         print(f"resuming from {paths.backup}: epoch {state.epoch + 1}, batch {state.step}", flush=True)
 
     def eval_dataset(which=split):
-        return make_dataset(manifest, which, cfg.eval.batch_size, training=False, with_meta=True)
+        return make_dataset(manifest, which, cfg.eval.batch_size, training=False, with_meta=True,
+                            shard=worker_shard(strategy))
 
     backup = StepBackup(paths.backup, state, cfg.train.backup_every_steps)
     callbacks = [
@@ -234,7 +237,7 @@ def _train_in_folder(cfg: Config, manifest_path: str, paths: RunPaths, strategy,
         backup_files.load_weights(model, paths.best_weights)
     results = {}
     for which in eval_splits or tuple(s for s in ("val", "test") if manifest.counts.get(s)):
-        results[which] = ordered(evaluate_model(model, eval_dataset(which), cfg), cfg)
+        results[which] = ordered(evaluate_model(model, eval_dataset(which), cfg, strategy=strategy), cfg)
     if chief:
         from mgpn_keras.runs.presets import save_to_preset
 

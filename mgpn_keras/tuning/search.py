@@ -8,6 +8,9 @@ Layout of the output folder D:
                             objective, wall time
     D/best_config.json      the base config with the best trial's values, loadable by
                             `mgpn_keras.config.load_config` and `train.py --config`
+
+Across machines (`distributed.tuner_role`), the chief holds D and writes these files; the
+workers, on the same (shared) D, write the trial folders of the trials they run.
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ import keras_tuner
 
 from mgpn_keras.atomic import write_json
 from mgpn_keras.config import Config, save_config
-from mgpn_keras.training.epoch_logs import strip_split
 from mgpn_keras.runs.lock import hold_run_folder
+from mgpn_keras.training.epoch_logs import strip_split
+from mgpn_keras.tuning.distributed import TunerRole, serve_oracle, tuner_role
 from mgpn_keras.tuning.hypermodel import MGPNHyperModel, objective_for
 from mgpn_keras.tuning.search_space import ALGORITHMS, SearchSpace
 
@@ -30,12 +34,16 @@ TRIAL_RECORD = "mgpn_trial.json"
 
 
 class _RecordsTrials:
-    """Tuner mixin: times each trial and writes its parameter count beside keras-tuner's files."""
+    """Tuner mixin: times each trial and writes its parameter count and the id of the tuner
+    that ran it beside keras-tuner's files; `trials_run` lists the trials run here."""
+
+    trials_run: tuple = ()
 
     def run_trial(self, trial, *args, **kwargs):
         start = time.time()
         results = super().run_trial(trial, *args, **kwargs)
-        record = {"trial_id": trial.trial_id, "seconds": round(time.time() - start, 1),
+        self.trials_run = (*self.trials_run, trial.trial_id)
+        record = {"trial_id": trial.trial_id, "tuner_id": self.tuner_id, "seconds": round(time.time() - start, 1),
                   "trainable_parameters": self.hypermodel.last_trainable_parameters,
                   "history": self.hypermodel.last_history}
         write_json(os.path.join(self.get_trial_dir(trial.trial_id), TRIAL_RECORD), record, indent=2)
@@ -124,6 +132,11 @@ def run_search(base: Config, manifest, space: SearchSpace, output_dir: str, *, a
         strategy: the tf.distribute strategy (default: `make_strategy()`, as train.py).
         verbose: 0 silent, 1 keras-tuner's progress and a table per epoch.
 
+    With the KERASTUNER_* variables set (`distributed.tuner_role`), this process is the chief
+    (it serves the oracle, trains nothing, and returns as above once every trial has ended)
+    or a worker (it runs the trials the chief hands out on a shared D, and returns
+    {"role": "worker", "tuner_id": ..., "trials_run": [trial ids]}).
+
     Returns:
         {"trials": [record, ...], "best_config": Config or None, "best_trial": record or None}.
     """
@@ -134,23 +147,46 @@ def run_search(base: Config, manifest, space: SearchSpace, output_dir: str, *, a
     if algorithm == "bayesian":
         _require_bayesian()
     epochs = int(epochs or base.train.epochs)
+    role = tuner_role()
+    if role.kind == "worker":  # the chief holds D; one process per worker id
+        with hold_run_folder(os.path.join(output_dir, "tuners", role.tuner_id), "tune worker"):
+            return _work_for_chief(base, manifest, space, output_dir, algorithm, max_trials,
+                                   epochs, strategy, verbose, role)
     # One writer per folder: a second search on it stops here, naming the holder's process id.
     with hold_run_folder(output_dir, "tune"):
         return _search_in_folder(base, manifest, space, output_dir, algorithm, max_trials,
-                                 epochs, strategy, verbose)
+                                 epochs, strategy, verbose, role)
 
 
-def _search_in_folder(base: Config, manifest, space: SearchSpace, output_dir: str, algorithm: str,
-                      max_trials: int, epochs: int, strategy, verbose: int) -> dict:
+def _tuner_for(base: Config, manifest, space: SearchSpace, output_dir: str, algorithm: str,
+               max_trials: int, epochs: int, strategy, verbose: int):
     from mgpn_keras.training.strategy import make_strategy
 
-    _check_resumable(output_dir, space, algorithm, epochs, base)
     strategy = strategy or make_strategy()
     hypermodel = MGPNHyperModel(base, manifest, space, verbose=verbose)
     # keras-tuner takes seed 0 for "no seed"; offset by one so that seed 0 is reproducible too.
-    tuner = make_tuner(hypermodel, algorithm, max_trials, epochs, output_dir, strategy,
-                       seed=base.train.seed + 1)
+    return make_tuner(hypermodel, algorithm, max_trials, epochs, output_dir, strategy,
+                      seed=base.train.seed + 1)
+
+
+def _work_for_chief(base: Config, manifest, space: SearchSpace, output_dir: str, algorithm: str,
+                    max_trials: int, epochs: int, strategy, verbose: int, role: TunerRole) -> dict:
+    tuner = _tuner_for(base, manifest, space, output_dir, algorithm, max_trials, epochs, strategy, verbose)
+    tuner.oracle.get_space()  # waits for the chief, which writes search_space.json first
+    if os.path.exists(os.path.join(output_dir, "search_space.json")):
+        _check_resumable(output_dir, space, algorithm, epochs, base)  # the chief's search, or refused
     tuner.search(epochs=epochs, verbose=verbose)
+    return {"role": "worker", "tuner_id": role.tuner_id, "trials_run": list(tuner.trials_run)}
+
+
+def _search_in_folder(base: Config, manifest, space: SearchSpace, output_dir: str, algorithm: str,
+                      max_trials: int, epochs: int, strategy, verbose: int, role: TunerRole) -> dict:
+    _check_resumable(output_dir, space, algorithm, epochs, base)
+    tuner = _tuner_for(base, manifest, space, output_dir, algorithm, max_trials, epochs, strategy, verbose)
+    if role.kind == "chief":
+        serve_oracle(tuner, role, verbose)
+    else:
+        tuner.search(epochs=epochs, verbose=verbose)
 
     records = trial_records(tuner, space)
     write_json(os.path.join(output_dir, "trials.json"),
@@ -184,6 +220,7 @@ def trial_records(tuner, space: SearchSpace) -> list[dict]:
         hyperband = {k: v for k, v in trial.hyperparameters.values.items() if k.startswith("tuner/")}
         records.append({
             "trial_id": trial_id,
+            "tuner_id": extra.get("tuner_id"),
             "status": str(getattr(trial.status, "value", trial.status)),
             "values": values,
             "epochs": hyperband.get("tuner/epochs"),
