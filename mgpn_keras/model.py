@@ -131,7 +131,7 @@ def build_mgpn(config: Config | ModelConfig, name: str = "mgpn", *, layout: str 
         from either).
     """
     inputs, tensors = mgpn_graph(config, layout=layout, dtype=dtype)
-    if _model_config(config).window_head:
+    if model_config(config).window_head:
         outputs = {"score_map": tensors["score_map"],
                    "window_presence": tensors["window_presence"]}
         return keras.Model(inputs, outputs, name=name)

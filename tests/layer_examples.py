@@ -111,6 +111,9 @@ def examples() -> dict:
         "mgpn_keras>StackedConvComparison": [LayerExample(
             make("stacked_conv_comparison", "StackedConvComparison", C, N, SCALES, num_layers=2, kernel_size=3),
             ([m2, m, m],), [(B, N, N, C)], DENSE + 2 * DENSE, 0)],  # mix, 2 convolutions
+        "mgpn_keras>WindowPresenceHead": [LayerExample(make("window_presence_head", "WindowPresenceHead", C),
+                                                       ([v, q, qm],), [(B,)], 2 * DENSE, 0,  # inner, outer
+                                                       float32_outputs=True)],
         "mgpn_keras>TransformerBlock": [LayerExample(make("transformer_block", "TransformerBlock", C, 4), (q,),
                                                      [(B, L, C)], TRANSFORMER_BLOCK, 0)],
     }

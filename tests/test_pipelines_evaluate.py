@@ -17,7 +17,7 @@ def test_two_workers_give_the_single_process_metrics(tmp_path):
     from mgpn_keras.config import preset, save_config
     from mgpn_keras.model import build_mgpn
     from mgpn_keras.runs.backup_files import save_weights
-    from mgpn_keras.training.run_evaluation import evaluate_run
+    from mgpn_keras.evaluation.run_evaluation import evaluate_run
 
     # groups=1: see the report (grouped convolutions fail in graph mode on this CPU build).
     cfg = preset("synthetic", model={**TINY_MODEL, "groups": 1}, eval={"batch_size": 4})

@@ -50,6 +50,7 @@ class Outputs:
     """
 
     def __init__(self, folder: str | os.PathLike | None = None):
+        # not through atomic.py: a scratch folder, read back and deleted; nothing is published
         self.folder = Path(tempfile.mkdtemp(prefix="mgpn-beam-", dir=folder))
 
     def sink(self, name: str):

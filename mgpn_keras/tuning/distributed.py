@@ -75,6 +75,7 @@ def serve_oracle(tuner, role: TunerRole, verbose: int = 1) -> None:
     from keras_tuner.src.distribute import oracle_chief
 
     tuner.oracle.verbose = verbose
+    # not through atomic.py: keras-tuner writes its own oracle and tuner state, as in a search
     tuner.save()
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
     servicer = oracle_chief.OracleServicer(tuner.oracle)
@@ -96,4 +97,5 @@ def serve_oracle(tuner, role: TunerRole, verbose: int = 1) -> None:
         server.stop(grace=1)
     # The oracle saves itself before it lets go of an ended trial, so its file would still
     # hold the last one as running (and a chief restarted on D would hand it out again).
+    # not through atomic.py: keras-tuner's own state files
     tuner.save()
