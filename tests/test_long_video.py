@@ -10,6 +10,7 @@ path bit for bit).
 
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -201,7 +202,10 @@ def test_saved_model_windows_in_the_graph_as_the_python_path(mgpn, exported, tmp
     """)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=300, env={"TF_CPP_MIN_LOG_LEVEL": "3",
-                                            "PATH": "/usr/bin:/bin"})
+                                            "PATH": "/usr/bin:/bin",
+                                            # the kernels this process runs (conftest turns
+                                            # oneDNN on): bit-for-bit needs the same ones
+                                            "TF_ENABLE_ONEDNN_OPTS": os.environ["TF_ENABLE_ONEDNN_OPTS"]})
     assert done.returncode == 0, done.stderr[-2000:]
     served = json.loads(done.stdout.strip().splitlines()[-1])
 

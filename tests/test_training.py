@@ -194,7 +194,7 @@ WORKER_SCRIPT = textwrap.dedent("""
     from mgpn_keras.config import load_config
     from mgpn_keras.datasets import make_dataset
     from mgpn_keras.model import build_mgpn
-    from mgpn_keras.training import backup_files
+    from mgpn_keras.runs import backup_files
     from mgpn_keras.evaluation.model_evaluation import evaluate_model
     from mgpn_keras.evaluation.metric_sums import worker_shard
     from mgpn_keras.training.strategy import is_chief, make_strategy, worker_index
@@ -261,7 +261,7 @@ def test_two_workers_on_localhost_end_with_identical_weights(tiny, tmp_path):
     # run's results and in a direct evaluation.
     from mgpn_keras.datasets import make_dataset
     from mgpn_keras.model import build_mgpn
-    from mgpn_keras.training import backup_files
+    from mgpn_keras.runs import backup_files
     from mgpn_keras.evaluation.model_evaluation import evaluate_model
 
     reports = [json.loads((tmp_path / f"report_{index}.json").read_text()) for index in range(2)]
