@@ -86,14 +86,21 @@ def extract_videos(videos: str | os.PathLike, backbone: str | os.PathLike | Back
                     bar.update(kept + done, [("clips", clips)])
         finally:
             writer.close()
-        summary = {"extracted": done - len(failed), "kept": kept, "failed": failed,
-                   "ignored_files": [p.name for p in others], "clips": clips,
-                   "seconds": round(time.time() - started, 2)}
+    return extract_summary(out, writer, done - len(failed), kept, failed, others, clips, started,
+                           progress)
+
+
+def extract_summary(out, writer, extracted: int, kept: int, failed: dict, others, clips: int,
+                    started: float, progress: bool) -> dict:
+    """What `mgpn extract` did (either driver), printed when `progress`."""
+    summary = {"extracted": extracted, "kept": kept, "failed": failed,
+               "ignored_files": [p.name for p in others], "clips": clips,
+               "seconds": round(time.time() - started, 2)}
     if progress:
-        print(f"wrote {out}: {summary['extracted']} videos extracted ({clips} clips), {kept} "
+        print(f"wrote {out}: {extracted} videos extracted ({clips} clips), {kept} "
               f"kept from an earlier run, {len(failed)} failed, {len(others)} non-video files "
               f"ignored; durations in {writer.durations_path}")
-        for video, message in failed.items():
+        for message in failed.values():
             print(f"  failed: {message}")
     return summary
 

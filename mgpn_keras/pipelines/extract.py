@@ -26,6 +26,7 @@ from mgpn_keras import atomic
 from mgpn_keras.extract.backbone import load_backbone
 from mgpn_keras.extract.decoding import VideoError, find_videos, video_id
 from mgpn_keras.extract.features import DEFAULT_BATCH_SIZE, video_features
+from mgpn_keras.extract.run import extract_summary
 from mgpn_keras.extract.run import _identity
 from mgpn_keras.extract.specs import FeatureSpec, load_spec
 from mgpn_keras.extract.writing import FeatureWriter, parts_folder, write_part
@@ -118,14 +119,5 @@ def extract_beam(videos: str | os.PathLike, backbone: str | os.PathLike,
                 writer.failed(video, reason)
         finally:
             writer.close()
-        summary = {"extracted": len(done), "kept": kept, "failed": failed,
-                   "ignored_files": [p.name for p in others],
-                   "clips": sum(d["clips"] for d in done),
-                   "seconds": round(time.time() - started, 2)}
-    if progress:
-        print(f"wrote {out}: {summary['extracted']} videos extracted ({summary['clips']} clips), "
-              f"{kept} kept from an earlier run, {len(failed)} failed, {len(others)} non-video "
-              f"files ignored; durations in {writer.durations_path}")
-        for video, message in failed.items():
-            print(f"  failed: {message}")
-    return summary
+    return extract_summary(out, writer, len(done), kept, failed, others,
+                           sum(d["clips"] for d in done), started, progress)
