@@ -40,10 +40,7 @@ def extract_videos(videos: str | os.PathLike, backbone: str | os.PathLike | Back
     """
     started = time.time()
     spec = load_spec(spec)
-    files, others = find_videos(videos)
-    if not files:
-        raise FileNotFoundError(f"no video files in {str(videos)!r} (looked for suffixes "
-                                f"mp4, avi, mkv, webm, mov, ...; {len(others)} other files)")
+    files, others = video_files(videos)
     if not isinstance(backbone, Backbone):
         backbone = load_backbone(backbone, backbone_output)
     fingerprint = {"spec": spec.to_dict(), "backbone": _identity(backbone.name)}
@@ -88,6 +85,15 @@ def extract_videos(videos: str | os.PathLike, backbone: str | os.PathLike | Back
             writer.close()
     return extract_summary(out, writer, done - len(failed), kept, failed, others, clips, started,
                            progress)
+
+
+def video_files(videos) -> tuple[list, list]:
+    """(video files, other files) of a folder; no video file is a one-line error."""
+    files, others = find_videos(videos)
+    if not files:
+        raise FileNotFoundError(f"no video files in {str(videos)!r} (looked for suffixes "
+                                f"mp4, avi, mkv, webm, mov, ...; {len(others)} other files)")
+    return files, others
 
 
 def extract_summary(out, writer, extracted: int, kept: int, failed: dict, others, clips: int,

@@ -24,9 +24,9 @@ import apache_beam as beam
 
 from mgpn_keras import atomic
 from mgpn_keras.extract.backbone import load_backbone
-from mgpn_keras.extract.decoding import VideoError, find_videos, video_id
+from mgpn_keras.extract.decoding import VideoError, video_id
 from mgpn_keras.extract.features import DEFAULT_BATCH_SIZE, video_features
-from mgpn_keras.extract.run import extract_summary
+from mgpn_keras.extract.run import extract_summary, video_files
 from mgpn_keras.extract.run import _identity
 from mgpn_keras.extract.specs import FeatureSpec, load_spec
 from mgpn_keras.extract.writing import FeatureWriter, parts_folder, write_part
@@ -82,10 +82,7 @@ def extract_beam(videos: str | os.PathLike, backbone: str | os.PathLike,
     """
     started = time.time()
     spec = load_spec(spec)
-    files, others = find_videos(videos)
-    if not files:
-        raise FileNotFoundError(f"no video files in {str(videos)!r} (looked for suffixes "
-                                f"mp4, avi, mkv, webm, mov, ...; {len(others)} other files)")
+    files, others = video_files(videos)
     source = str(backbone)
     fingerprint = {"spec": spec.to_dict(), "backbone": _identity(source)}
     parts = parts_folder(out)
