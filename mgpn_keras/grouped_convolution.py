@@ -6,10 +6,12 @@ elsewhere. Used by `layers.GroupConv2D` and the valid-cell convolution.
 """
 
 import contextlib
+import functools
 
 import tensorflow as tf
 
 
+@functools.cache  # fixed once TensorFlow has started; asked on every grouped call
 def _native_grouped_kernels():
     """Whether `tf.nn.conv2d` runs a grouped convolution here (forward and gradient).
 
