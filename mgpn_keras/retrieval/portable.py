@@ -1,6 +1,6 @@
 """Trace a Keras model into a graph that any TensorFlow Serving build runs.
 
-Two Keras choices make a traced graph depend on the machine it runs on:
+Three choices make a traced graph depend on the machine it runs on:
 
 - GRU and LSTM layers pick cuDNN kernels whenever a GPU is visible at trace time; those run
   only on a GPU.
@@ -12,7 +12,7 @@ Two Keras choices make a traced graph depend on the machine it runs on:
   where oneDNN is on (TensorFlow turns it off on CPUs without AVX512-VNNI), so `GroupConv2D`
   and the valid-cell convolution trace as one convolution per group, which every build runs.
 
-`portable_tracing(model)` switches both off while a function is traced, and
+`portable_tracing(model)` switches all three off while a function is traced, and
 `non_portable_parts(graph_def)` lists what would still tie a graph to XLA or cuDNN.
 """
 
