@@ -4,7 +4,7 @@ The split's batches are cut into `parts` (4 per worker): part k is every `parts`
 the evaluation dataset from the k-th (`tf.data.Dataset.shard`), scored on whichever worker
 gets it by the run's model (resolved once per worker in `setup`, its checkpoint checked
 against its SHA-256) and the protocol's per-query hits (`metrics.MomentEvaluator`, the
-single-process evaluation's code). `MetricSums` adds the hits and the top-1 IoUs; its output
+single-process evaluation's code). `AddMetricSums` adds the parts' `evaluation.metric_sums.MetricSums`; its output
 is the single-process evaluation's numbers (equal within float rounding of the sums).
 """
 
@@ -18,35 +18,29 @@ import numpy as np
 from mgpn_keras.pipelines.options import Outputs, pipeline_options
 
 
-class MetricSums(beam.CombineFn):
-    """(hits (B, R, T) bool, top1 (B,) IoU) per batch -> the metrics of all queries."""
+class AddMetricSums(beam.CombineFn):
+    """Each part's `evaluation.metric_sums.MetricSums.vector()` -> the metrics of all queries
+    (the same additive sums the multi-worker trainer all-reduces), plus "queries"."""
 
     def __init__(self, recall, iou_thresholds):
-        self.recall, self.iou_thresholds = list(recall), list(iou_thresholds)
+        self.recall, self.iou_thresholds = tuple(recall), tuple(iou_thresholds)
 
     def create_accumulator(self):
-        return (np.zeros((len(self.recall), len(self.iou_thresholds)), np.int64), 0.0, 0)
+        return np.zeros(len(self.recall) * len(self.iou_thresholds) + 2, np.float64)
 
-    def add_input(self, acc, batch):
-        hits, top1 = batch
-        return (acc[0] + np.asarray(hits).sum(axis=0), acc[1] + float(np.sum(top1)),
-                acc[2] + len(top1))
+    def add_input(self, acc, vector):
+        return acc + np.asarray(vector, np.float64)
 
     def merge_accumulators(self, accumulators):
-        hits, total, count = self.create_accumulator()
-        for h, t, c in accumulators:
-            hits, total, count = hits + h, total + t, count + c
-        return hits, total, count
+        return sum(accumulators, self.create_accumulator())
 
     def extract_output(self, acc):
-        hits, total, count = acc
-        if count == 0:
+        from mgpn_keras.evaluation.metric_sums import MetricSums
+
+        sums = MetricSums(self.recall, self.iou_thresholds, np.zeros(0), 0.0, 0).with_vector(acc)
+        if sums.queries == 0:
             return {}
-        out = {f"R{r}@{t:g}": float(hits[a, b] / count)
-               for a, r in enumerate(self.recall) for b, t in enumerate(self.iou_thresholds)}
-        out["mIoU"] = total / count
-        out["queries"] = count
-        return out
+        return {**sums.results(), "queries": sums.queries}
 
 
 class _ScorePart(beam.DoFn):
@@ -68,6 +62,7 @@ class _ScorePart(beam.DoFn):
 
     def process(self, part: int):
         from mgpn_keras.datasets import make_dataset
+        from mgpn_keras.evaluation.metric_sums import MetricSums
         from mgpn_keras.evaluation.metrics import MomentEvaluator
 
         _, split, _, _, _, parts = self.args
@@ -75,10 +70,9 @@ class _ScorePart(beam.DoFn):
         evaluator = MomentEvaluator.for_config(cfg)
         data = make_dataset(self.data, split, cfg.eval.batch_size, training=False, with_meta=True)
         for features, _, meta in data.shard(parts, part):
-            # One ranking pass: update() scores the batch; its sums are this part's to yield.
             evaluator.update(self.infer(features).numpy(), meta["duration"].numpy(),
                              meta["times"].numpy())
-            yield evaluator._hits.pop(), evaluator._top1.pop()
+        yield MetricSums.of(evaluator).vector()  # this part's sums (zeros for an empty part)
 
 
 def evaluate_beam(run_dir: str, split: str = "test", weights: str = "best", *,
@@ -101,7 +95,7 @@ def evaluate_beam(run_dir: str, split: str = "test", weights: str = "best", *,
             _ = (p | "parts" >> beam.Create(list(range(parts)), reshuffle=True)
                  | "score" >> beam.ParDo(_ScorePart(run_dir, split, weights, manifest, layout,
                                                      parts))
-                 | "metrics" >> beam.CombineGlobally(MetricSums(cfg.eval.recall,
+                 | "metrics" >> beam.CombineGlobally(AddMetricSums(cfg.eval.recall,
                                                                 cfg.eval.iou_thresholds))
                  | sink.sink("metrics"))
         [results] = sink.read("metrics")
