@@ -92,3 +92,32 @@ def test_reference_initialisation_bounds(tiny_model):
     gru = model.get_layer("query_encoder").layers_[0].forward_layer.cell
     units = cfg.model.hidden_size // 2
     assert np.abs(np.asarray(gru.recurrent_kernel)).max() <= 1 / np.sqrt(units)
+
+
+
+def test_evaluation_traces_a_model_once_reads_its_current_weights_and_keeps_it_not_alive():
+    import gc
+    import weakref
+
+    from mgpn_keras.evaluation.model_evaluation import inference_function
+    from mgpn_keras.model import build_mgpn, score_output
+
+    cfg = tiny_config()
+    model = build_mgpn(cfg)
+    infer = inference_function(model)
+    assert inference_function(model) is infer  # every epoch's evaluation reuses one trace
+    rng = np.random.default_rng(0)
+    x = {"clip_features": rng.normal(size=(2, cfg.model.num_sample_clips, cfg.model.input_size)).astype(np.float32),
+         "word_vectors": rng.normal(size=(2, 5, cfg.model.word_dim)).astype(np.float32),
+         "query_mask": np.ones((2, 5), np.float32)}
+    before = infer(x).numpy()
+    for w in model.trainable_weights:
+        w.assign(w * 0.5)
+    after = infer(x).numpy()
+    assert not np.array_equal(before, after)
+    eager = score_output(model(x, training=False))
+    np.testing.assert_allclose(after, np.asarray(eager), rtol=1e-5, atol=1e-6)
+    alive = weakref.ref(model)
+    del model, infer
+    gc.collect()
+    assert alive() is None  # the cache holds no model alive

@@ -2,21 +2,36 @@
 
 from __future__ import annotations
 
+import weakref
+
 import keras
 import tensorflow as tf
 
 from mgpn_keras.config import Config, metric_names
 
+# One traced inference function per model: the training callback evaluates the same model
+# every epoch and then on val and test, and tracing it anew each time cost ~5 s a call on the
+# tiny test models. The function reads the model's variables, so it always sees the current
+# weights. It holds the model by a weak reference, so the cache never keeps a model alive.
+_TRACED: "weakref.WeakKeyDictionary[keras.Model, tf.types.experimental.GenericFunction]" = (
+    weakref.WeakKeyDictionary())
+
 
 def inference_function(model: keras.Model):
-    """A traced `model(x, training=False)` that accepts any batch size and query length."""
-    m = model.input
+    """A traced `model(x, training=False)` that accepts any batch size and query length
+    (traced once per model and reused)."""
+    if model in _TRACED:
+        return _TRACED[model]
     signature = {name: tf.TensorSpec((None,) + tuple(t.shape[1:]), tf.float32, name=name)
-                 for name, t in m.items()}
+                 for name, t in model.input.items()}
     from mgpn_keras.model import score_output
 
+    weak_model = weakref.ref(model)
     # A model with a window head also returns its presence logits; evaluation scores the map.
-    return tf.function(lambda x: score_output(model(x, training=False)), input_signature=[signature])
+    traced = tf.function(lambda x: score_output(weak_model()(x, training=False)),
+                         input_signature=[signature])
+    _TRACED[model] = traced
+    return traced
 
 
 def evaluate_model(model: keras.Model, dataset, cfg: Config, *, progress: bool = False,
