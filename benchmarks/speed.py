@@ -150,19 +150,18 @@ def full_plan(presets, only):
 
 
 def smoke_plan():
-    jobs = []
-    for path in ("dense", "valid_cells"):
-        for xla in (False, True):
-            jobs.append(_job("synthetic", "inference", path, xla=xla, batch=4, warmup=1, iterations=2,
-                             model=SMOKE_MODEL, note="smoke"))
-    jobs.append(_job("synthetic", "inference", "valid_cells", precision="mixed_bfloat16", batch=4, warmup=1,
-                     iterations=2, model=SMOKE_MODEL, note="smoke"))
+    """Tiny configs, 1 warm-up and 1 timed call each: that the script's paths work. Dense
+    with XLA is left out: the same `run_job` code as valid_cells with XLA, and
+    benchmarks/gpu.py --dry-run compiles the dense layout with XLA."""
+    tiny = dict(batch=4, warmup=1, iterations=1, model=SMOKE_MODEL, note="smoke")
+    jobs = [_job("synthetic", "inference", "dense", **tiny),
+            _job("synthetic", "inference", "valid_cells", **tiny),
+            _job("synthetic", "inference", "valid_cells", xla=True, **tiny),
+            _job("synthetic", "inference", "valid_cells", precision="mixed_bfloat16", **tiny)]
     # One served row: the bfloat16 export is the same code (tests/test_inference_layout.py
     # exports and reloads it).
-    jobs.append(_job("synthetic", "inference", "served", batch=4, warmup=1, iterations=2,
-                     model=SMOKE_MODEL, note="smoke"))
-    jobs.append(_job("synthetic", "train", "dense", batch=4, warmup=1, iterations=2, model=SMOKE_MODEL,
-                     note="smoke"))
+    jobs.append(_job("synthetic", "inference", "served", **tiny))
+    jobs.append(_job("synthetic", "train", "dense", **tiny))
     return jobs
 
 
@@ -177,6 +176,17 @@ def _worker_env() -> dict:
     env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [ROOT, env.get("PYTHONPATH", "")]))
     return env
+
+
+VERSIONS_REQUEST = {"versions": True}
+
+
+def _serve_request(request: dict) -> dict:
+    """The worker's handler: a job (`model_jobs.run_job`), or VERSIONS_REQUEST (the worker
+    interpreter's versions, read in process: TensorFlow is loaded there anyway)."""
+    if request == VERSIONS_REQUEST:
+        return versions()
+    return model_jobs.run_job(request)
 
 
 def _run_in_subprocess(jobs: list[dict], timeout: float) -> list[dict]:
@@ -462,7 +472,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        return worker.serve(model_jobs.run_job, on_error=model_jobs.job_error)
+        return worker.serve(_serve_request, on_error=model_jobs.job_error)
     if args.render:
         with open(args.render, encoding="utf-8") as f:
             report = json.load(f)
@@ -477,7 +487,10 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     if args.smoke:
         jobs = smoke_plan()
-        results = _run_in_subprocess(jobs, args.timeout)
+        # One worker for every job and the versions (no extra TensorFlow import for them).
+        *results, versions_info = _run_in_subprocess(jobs + [VERSIONS_REQUEST], args.timeout)
+        if "error" in versions_info:
+            versions_info = versions(cwd=ROOT)
         output = args.output or os.path.join(tempfile.mkdtemp(prefix="mgpn-speed-"), "speed.json")
         md = args.markdown
     else:
@@ -497,11 +510,12 @@ def main(argv: list[str] | None = None) -> int:
                   f"{job['precision']:>14} batch {job['batch']:>2}: {status}", flush=True)
         output = args.output or os.path.join(HERE, "results", "speed.json")
         md = args.markdown or os.path.join(ROOT, "docs", "benchmarks.md")
+        versions_info = versions(cwd=ROOT)
     report = {
         "date": utc_now(),
         "smoke": bool(args.smoke),
         "machine": machine_info(),
-        "versions": versions(cwd=ROOT),
+        "versions": versions_info,
         "protocol": {"tokens": 10, "inputs": "random normal, all tokens valid",
                      "default_warmup": 2, "default_iterations": 5, "statistic": "median",
                      "train_step": "train_on_batch of the trainer's compile_model: forward, ScaledIoUBCE, "

@@ -73,6 +73,9 @@ def run_job(job: dict) -> dict:
                 return np.asarray(forward(x))
         else:
             compile_model(model, cfg)
+            # Adam's slots made before the first step: its trace then creates no variables
+            # and runs once (a first step that makes them is traced twice).
+            model.optimizer.build(model.trainable_variables)
             y = np.random.default_rng(0).uniform(size=(b, m.num_clips, m.num_clips)).astype(np.float32)
 
             def step():
