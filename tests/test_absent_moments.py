@@ -12,6 +12,8 @@ import tensorflow as tf
 from conftest import tiny_config
 from test_long_video import QUERIES, _vocabulary
 
+pytestmark = pytest.mark.slow  # head models exported and windowed
+
 
 def head_config(**eval_):
     from mgpn_keras.config import apply_overrides
@@ -89,20 +91,39 @@ def test_model_with_a_head_has_two_outputs_and_saves_as_keras(tmp_path):
 
 @pytest.fixture(scope="module")
 def head_mgpn():
+    """A head model (one GRU layer) whose config batches 4 windows a call (7 windows: two
+    calls, 4 + 3)."""
     from mgpn_keras.model import build_mgpn
 
-    cfg = head_config()
+    from mgpn_keras.config import apply_overrides
+
+    cfg = apply_overrides(head_config(window_batch=4), {"model.gru_layers": 1})
     keras.utils.set_random_seed(5)
     return cfg, build_mgpn(cfg)
 
 
-def test_coarse_pass_with_m_all_windows_equals_scoring_every_window(head_mgpn):
+WINDOWS = dict(window_seconds=30.0, window_overlap_seconds=10.0)
+
+
+@pytest.fixture(scope="module")
+def top_three(head_mgpn):
+    """The Python retriever of `head_mgpn` through 3 windows of 7 (traced once: the coarse
+    pass test and the export test both run it)."""
     from mgpn_keras.retrieval.retriever import MomentRetriever
 
     cfg, model = head_mgpn
     vocabulary, vectors = _vocabulary(cfg)
-    options = dict(window_seconds=30.0, window_overlap_seconds=10.0, window_batch=4)
+    return MomentRetriever.from_model(model, cfg, vocabulary, vectors, window_top_m=3, **WINDOWS)
+
+
+def test_coarse_pass_with_m_all_windows_equals_scoring_every_window(head_mgpn, top_three):
+    from mgpn_keras.retrieval.retriever import MomentRetriever
+
+    cfg, model = head_mgpn
+    vocabulary, vectors = _vocabulary(cfg)
+    options = WINDOWS
     every = MomentRetriever.from_model(model, cfg, vocabulary, vectors, **options)
+    assert every.info["window_batch"] == 4  # the coarse pass in two calls, 4 + 3 windows
     features = np.random.default_rng(3).standard_normal((300, 24)).astype(np.float32)
     duration = 150.0
     count = len(every.windows(len(features), duration))
@@ -125,9 +146,8 @@ def test_coarse_pass_with_m_all_windows_equals_scoring_every_window(head_mgpn):
     presence = presence_model(model)({"word_vectors": tf.constant(np.repeat(vectors[None, ids], count, 0)),
                                       "query_mask": tf.ones([count, len(ids)]),
                                       "clip_features": clips}).numpy()
-    top = np.sort(np.argsort(-presence, kind="stable")[:2])
-    two = MomentRetriever.from_model(model, cfg, vocabulary, vectors, window_top_m=2, **options)
-    found = two.retrieve(features, duration, QUERIES[0])[0]
+    top = np.sort(np.argsort(-presence, kind="stable")[:3])
+    found = top_three.retrieve(features, duration, QUERIES[0])[0]
     for start, end, _ in found:
         assert any(bounds[w, 0] - 1e-3 <= start and end <= bounds[w, 1] + 1e-3 for w in top)
     assert found.shape[0] > 0
@@ -147,19 +167,18 @@ def test_top_m_needs_a_head_and_a_positive_count(head_mgpn):
         MomentRetrievalModule(model, cfg, vocabulary, vectors, window_seconds=30.0, window_top_m=0)
 
 
-def test_export_of_a_head_model_records_and_runs_the_coarse_pass(head_mgpn, tmp_path):
+def test_export_of_a_head_model_records_and_runs_the_coarse_pass(head_mgpn, top_three, tmp_path):
     from mgpn_keras.serving.export import export_saved_model
     from mgpn_keras.retrieval.retriever import MomentRetriever
 
     cfg, model = head_mgpn
     vocabulary, vectors = _vocabulary(cfg)
-    options = dict(window_seconds=30.0, window_overlap_seconds=10.0)
     out = export_saved_model(model, cfg, vocabulary, vectors, tmp_path / "e" / "1",
-                             layout="dense", window_top_m=3, **options)
+                             layout="dense", window_top_m=3, **WINDOWS)
     loaded = MomentRetriever.from_export(out)
     assert loaded.info["window_top_m"] == 3 and loaded.info["window_head"] is True
     features = np.random.default_rng(4).standard_normal((300, 24)).astype(np.float32)
-    python = MomentRetriever.from_model(model, cfg, vocabulary, vectors, window_top_m=3, **options)
+    python = top_three  # MomentRetriever.from_model(model, cfg, ..., window_top_m=3, **WINDOWS)
     for a, b in zip(python.retrieve(features, 150.0, QUERIES), loaded.retrieve(features, 150.0, QUERIES)):
         np.testing.assert_array_equal(a, b)
 

@@ -181,7 +181,8 @@ def test_a_killed_run_keeps_finished_videos_and_resumes(kit, tmp_path):
     import time
 
     videos = tmp_path / "many"
-    for k in range(10):
+    count = 5  # the kill comes once the first video is recorded: the others are left
+    for k in range(count):
         write_video(videos / f"v{k}.mp4", 30, 60, SIZE)
     out = tmp_path / "out"
     spec = write_spec(tmp_path / "dense.json", **{**SPEC, "fps": 30, "stride_frames": 1})
@@ -204,15 +205,15 @@ def test_a_killed_run_keeps_finished_videos_and_resumes(kit, tmp_path):
     process.wait()
     assert process.returncode == -signal.SIGKILL, f"the run ended first ({process.returncode})"
     finished = json.loads(durations.read_text())
-    assert 1 <= len(finished) < 10, "the run finished before it could be killed"
+    assert 1 <= len(finished) < count, "the run finished before it could be killed"
     stamps = {v: (out / f"{v}.npy").stat().st_mtime_ns for v in finished}
     done = subprocess.run(command, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert sorted(json.loads(durations.read_text())) == sorted(f"v{k}" for k in range(10))
+    assert sorted(json.loads(durations.read_text())) == sorted(f"v{k}" for k in range(count))
     assert {v: (out / f"{v}.npy").stat().st_mtime_ns for v in finished} == stamps
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        [f"v{k}.npy" for k in range(10)] + [".mgpn-lock", "durations.json", "extract.json"])
-    assert all(np.load(out / f"v{k}.npy").shape == (60, WIDTH) for k in range(10))
+        [f"v{k}.npy" for k in range(count)] + [".mgpn-lock", "durations.json", "extract.json"])
+    assert all(np.load(out / f"v{k}.npy").shape == (60, WIDTH) for k in range(count))
 
 
 def test_bad_files_fail_with_their_names(kit, tmp_path):

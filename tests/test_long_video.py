@@ -69,7 +69,7 @@ def mgpn():
     from mgpn_keras.model import build_mgpn, valid_cell_mask
     from mgpn_keras.retrieval.retriever import MomentRetriever
 
-    cfg = tiny_config()
+    cfg = tiny_config(gru_layers=1)  # one GRU layer: windowing is outside the model
     keras.utils.set_random_seed(5)
     model = build_mgpn(cfg)
     vocabulary, vectors = _vocabulary(cfg)

@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.slow  # train runs, a mirrored step and two worker processes
+
 
 REPO = Path(__file__).resolve().parents[1]
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1")
@@ -109,10 +111,17 @@ def test_shards_of_another_width_are_refused(tiny, tmp_path):
         train(other, manifest, os.fspath(tmp_path / "bad"), verbose=0)
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _free_ports(count):
+    """`count` distinct free ports: all sockets are bound before any is closed, so no two
+    share a port (closing one first could let the next bind take the same port again)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
 MIRRORED_SCRIPT = textwrap.dedent("""
@@ -132,32 +141,52 @@ MIRRORED_SCRIPT = textwrap.dedent("""
          "query_mask": (np.arange(6)[None] < rng.integers(2, 7, size=(b, 1))).astype("float32"),
          "clip_features": rng.random((b, 32, 24)).astype("float32")}
     y = rng.random((b, 8, 8)).astype("float32")
-    keras.utils.set_random_seed(3)
-    optimizer = sys.argv[2]
-    def compiled():
-        model = compile_model(build_mgpn(cfg), cfg)
-        if optimizer == "sgd":
-            model.compile(keras.optimizers.SGD(0.5), loss=model.loss)
-        return model
-    single = compiled()
-    initial = single.get_weights()
+    data = tf.data.Dataset.from_tensor_slices((x, y)).batch(b)
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     assert strategy.num_replicas_in_sync == 2
-    with strategy.scope():
-        mirrored = compiled()
-    mirrored.set_weights(initial)
-    data = tf.data.Dataset.from_tensor_slices((x, y)).batch(b)
-    single.fit(data, epochs=1, verbose=0, shuffle=False)
-    mirrored.fit(data, epochs=1, verbose=0, shuffle=False)
-    moved = max(float(np.abs(a - c).max()) for a, c in zip(initial, single.get_weights()))
-    print("MOVED", moved)
-    for w, a, c in zip(single.weights, single.get_weights(), mirrored.get_weights()):
-        print("DIFF", w.path, float(np.abs(a - c).max()))
+    for optimizer in sys.argv[2:]:  # one process, each optimizer from the same seed
+        keras.utils.set_random_seed(3)
+        def compiled():
+            model = compile_model(build_mgpn(cfg), cfg)
+            if optimizer == "sgd":
+                model.compile(keras.optimizers.SGD(0.5), loss=model.loss)
+            return model
+        single = compiled()
+        initial = single.get_weights()
+        with strategy.scope():
+            mirrored = compiled()
+        mirrored.set_weights(initial)
+        single.fit(data, epochs=1, verbose=0, shuffle=False)
+        mirrored.fit(data, epochs=1, verbose=0, shuffle=False)
+        moved = max(float(np.abs(a - c).max()) for a, c in zip(initial, single.get_weights()))
+        print("MOVED", optimizer, moved)
+        for w, a, c in zip(single.weights, single.get_weights(), mirrored.get_weights()):
+            print("DIFF", optimizer, w.path, float(np.abs(a - c).max()))
 """)
 
+MIRRORED_OPTIMIZERS = ["sgd", "adam"]
 
-@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
-def test_mirrored_step_equals_single_device_step(tmp_path, optimizer):
+
+@pytest.fixture(scope="module")
+def mirrored_steps(tmp_path_factory):
+    """{optimizer: (largest weight change of the single-device step, {weight path: largest
+    |single - mirrored| difference})}, for every optimizer of MIRRORED_OPTIMIZERS from one
+    subprocess (one TensorFlow start with two logical CPUs for all of them)."""
+    script = tmp_path_factory.mktemp("mirrored") / "mirrored.py"
+    script.write_text(MIRRORED_SCRIPT)
+    done = subprocess.run([sys.executable, os.fspath(script), os.fspath(REPO / "tests"), *MIRRORED_OPTIMIZERS],
+                          env=ENV, capture_output=True, text=True, timeout=400)
+    assert done.returncode == 0, done.stderr[-3000:]
+    steps = {}
+    for optimizer in MIRRORED_OPTIMIZERS:
+        lines = [l.split() for l in done.stdout.splitlines() if l.split()[1:2] == [optimizer]]
+        moved = float([l for l in lines if l[0] == "MOVED"][0][2])
+        steps[optimizer] = moved, {l[2]: float(l[3]) for l in lines if l[0] == "DIFF"}
+    return steps
+
+
+@pytest.mark.parametrize("optimizer", MIRRORED_OPTIMIZERS)
+def test_mirrored_step_equals_single_device_step(mirrored_steps, optimizer):
     """Two replicas on two logical CPUs, global batch 8: the weights (BatchNorm moving
     statistics included) after one step equal those of one device on the same batch.
 
@@ -173,14 +202,7 @@ def test_mirrored_step_equals_single_device_step(tmp_path, optimizer):
     noise into a +-lr update of either sign. Those biases cannot affect the output and
     are left out of the Adam comparison; every other weight must agree.
     """
-    script = tmp_path / "mirrored.py"
-    script.write_text(MIRRORED_SCRIPT)
-    done = subprocess.run([sys.executable, os.fspath(script), os.fspath(REPO / "tests"), optimizer], env=ENV,
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    lines = done.stdout.splitlines()
-    moved = float([l for l in lines if l.startswith("MOVED")][0].split()[1])
-    diffs = {l.split()[1]: float(l.split()[2]) for l in lines if l.startswith("DIFF")}
+    moved, diffs = mirrored_steps[optimizer]
     assert moved > 1e-4  # the step changed the weights
     assert len(diffs) > 20 and any("moving_mean" in k for k in diffs)
     if optimizer == "adam":
@@ -233,7 +255,7 @@ def test_two_workers_on_localhost_end_with_identical_weights(tiny, tmp_path):
 
     one_epoch = apply_overrides(cfg, {"train.epochs": 1})
     save_config(one_epoch, tmp_path / "config.json")
-    ports = [_free_port(), _free_port()]
+    ports = _free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
     script = tmp_path / "worker.py"
     script.write_text(WORKER_SCRIPT)
