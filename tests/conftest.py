@@ -73,3 +73,14 @@ def tiny_benchmark(tmp_path_factory):
     manifest = prepare_tiny(root, cfg)
     save_config(cfg, root / "config.json")
     return root, cfg, manifest
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Modules with more `slow` tests first (stable otherwise): under pytest-xdist a module
+    runs whole on one worker, and the suite ends when its last module does, so the long
+    modules must not be the last to start."""
+    slow_count: dict[str, int] = {}
+    for item in items:
+        module = item.nodeid.split("::")[0]
+        slow_count[module] = slow_count.get(module, 0) + (item.get_closest_marker("slow") is not None)
+    items.sort(key=lambda item: -slow_count[item.nodeid.split("::")[0]])

@@ -13,6 +13,8 @@ import tensorflow as tf
 
 from conftest import randomise_batch_norm, tiny_config
 
+pytestmark = pytest.mark.slow  # every preset evaluated and exported in both layouts
+
 GEOMETRIES = ("charades_i3d", "charades_vgg", "activitynet", "tacos")
 SMALL = dict(hidden_size=32, groups=8, input_size=16, word_dim=12)
 WORDS = ["a", "person", "opens", "the", "door", "walks", "to", "window", "sits", "down"]

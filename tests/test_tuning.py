@@ -6,6 +6,8 @@ import os
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.slow  # trials train models; the distributed search runs three processes
+
 TINY_MODEL = dict(input_size=24, word_dim=50, num_sample_clips=32, pool_stride=4, num_clips=8,
                   hidden_size=16, gru_layers=1, num_scale_layers=[7], groups=4, kernel_size=3)
 
