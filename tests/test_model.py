@@ -120,4 +120,9 @@ def test_evaluation_traces_a_model_once_reads_its_current_weights_and_keeps_it_n
     alive = weakref.ref(model)
     del model, infer
     gc.collect()
-    assert alive() is None  # the cache holds no model alive
+    assert alive() is None  # model and function keep each other only
+
+    # A caller may keep the function alone (Beam's evaluation keeps only the twin's function).
+    alone = inference_function(build_mgpn(cfg))
+    gc.collect()
+    assert alone(x).shape == after.shape

@@ -2,35 +2,41 @@
 
 from __future__ import annotations
 
-import weakref
-
 import keras
 import tensorflow as tf
 
 from mgpn_keras.config import Config, metric_names
 
-# One traced inference function per model: the training callback evaluates the same model
-# every epoch and then on val and test, and tracing it anew each time cost ~5 s a call on the
-# tiny test models. The function reads the model's variables, so it always sees the current
-# weights. It holds the model by a weak reference, so the cache never keeps a model alive.
-_TRACED: "weakref.WeakKeyDictionary[keras.Model, tf.types.experimental.GenericFunction]" = (
-    weakref.WeakKeyDictionary())
+
+class _TracedInference:
+    """A plain holder for a model's traced inference function: set on the model with
+    `object.__setattr__`, so neither Keras' layer tracking nor SavedModel's attribute walk
+    sees (and exports) the function."""
+
+    __slots__ = ("function",)
+
+    def __init__(self, function):
+        self.function = function
 
 
 def inference_function(model: keras.Model):
-    """A traced `model(x, training=False)` that accepts any batch size and query length
-    (traced once per model and reused)."""
-    if model in _TRACED:
-        return _TRACED[model]
+    """A traced `model(x, training=False)` that accepts any batch size and query length.
+
+    Traced once per model and kept on it: the training callback evaluates the same model every
+    epoch and then on val and test, and a new trace each time cost ~5 s a call on the tiny test
+    models. The function reads the model's variables, so it always sees the current weights;
+    model and function refer to each other only, so both go when neither is used.
+    """
+    held = model.__dict__.get("_mgpn_inference")
+    if held is not None:
+        return held.function
     signature = {name: tf.TensorSpec((None,) + tuple(t.shape[1:]), tf.float32, name=name)
                  for name, t in model.input.items()}
     from mgpn_keras.model import score_output
 
-    weak_model = weakref.ref(model)
     # A model with a window head also returns its presence logits; evaluation scores the map.
-    traced = tf.function(lambda x: score_output(weak_model()(x, training=False)),
-                         input_signature=[signature])
-    _TRACED[model] = traced
+    traced = tf.function(lambda x: score_output(model(x, training=False)), input_signature=[signature])
+    object.__setattr__(model, "_mgpn_inference", _TracedInference(traced))
     return traced
 
 
