@@ -1,6 +1,6 @@
-"""Shared test helpers: where `../shared` is, small configurations, and the session's one
-tiny prepared benchmark and trained run folder (built once, read by every module that needs
-them; tests that write into a run train their own)."""
+"""Shared test helpers: where `../shared` is, small configurations, the session's one tiny
+prepared benchmark (built once per pytest-xdist worker, read only), and the module order that
+starts the slow modules first."""
 
 import os
 from pathlib import Path
