@@ -34,7 +34,7 @@ if ROOT not in sys.path:
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from harness.model_jobs import random_inputs  # noqa: E402  (benchmarks/harness)
+from harness.model_jobs import compiled_for_steps, random_inputs  # noqa: E402  (benchmarks/harness)
 from harness.results import utc_now, versions  # noqa: E402
 from harness.timing import time_calls  # noqa: E402
 
@@ -133,7 +133,6 @@ def train_steps(device, presets, dry_run):
 
     from mgpn_keras.config import preset
     from mgpn_keras.model import build_mgpn
-    from mgpn_keras.training.trainer import compile_model
 
     rows = []
     for p in presets:
@@ -143,10 +142,7 @@ def train_steps(device, presets, dry_run):
         try:
             with tf.device(device):
                 keras.utils.set_random_seed(0)
-                model = compile_model(build_mgpn(cfg), cfg)
-                # Adam's slots made before the first step: its trace then creates no variables
-                # and runs once (a first step that makes them is traced twice).
-                model.optimizer.build(model.trainable_variables)
+                model = compiled_for_steps(build_mgpn(cfg), cfg)
                 x = random_inputs(cfg.model, batch)
                 y = np.random.default_rng(1).uniform(size=(batch, cfg.model.num_clips, cfg.model.num_clips))
                 y = y.astype(np.float32)

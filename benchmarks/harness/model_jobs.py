@@ -43,6 +43,18 @@ def job_config(job: dict):
     return preset(job["preset"], model=job["model"], train={"jit_compile": job["xla"]})
 
 
+def compiled_for_steps(model, cfg):
+    """`model` compiled by the trainer's `compile_model` (the step the trainer runs: Adam with
+    the config's learning rate and global_clipnorm, and its loss), with Adam's slots made
+    before the first step: that step's trace then creates no variables and runs once (a first
+    step that makes them is traced twice, which a timed warm-up would carry)."""
+    from mgpn_keras.training.trainer import compile_model
+
+    compile_model(model, cfg)
+    model.optimizer.build(model.trainable_variables)
+    return model
+
+
 def run_job(job: dict) -> dict:
     """Build, warm up and time one configuration in this process."""
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -54,9 +66,6 @@ def run_job(job: dict) -> dict:
     import tensorflow as tf
 
     from mgpn_keras.model import build_mgpn, count_trainable_parameters, model_layout
-    # The training step the trainer runs: its optimizer (Adam, the config's learning rate and
-    # global_clipnorm) and loss. (Path as of this tree; the packages may move.)
-    from mgpn_keras.training.trainer import compile_model
 
     keras.mixed_precision.set_global_policy(job["precision"])
     try:
@@ -72,10 +81,7 @@ def run_job(job: dict) -> dict:
             def step():
                 return np.asarray(forward(x))
         else:
-            compile_model(model, cfg)
-            # Adam's slots made before the first step: its trace then creates no variables
-            # and runs once (a first step that makes them is traced twice).
-            model.optimizer.build(model.trainable_variables)
+            compiled_for_steps(model, cfg)
             y = np.random.default_rng(0).uniform(size=(b, m.num_clips, m.num_clips)).astype(np.float32)
 
             def step():

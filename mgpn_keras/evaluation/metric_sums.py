@@ -36,6 +36,12 @@ class MetricSums:
     queries: int
 
     @classmethod
+    def zeros(cls, recall, iou_thresholds) -> "MetricSums":
+        """No queries yet, for the protocol (`recall`, `iou_thresholds`)."""
+        recall, iou_thresholds = tuple(recall), tuple(iou_thresholds)
+        return cls(recall, iou_thresholds, np.zeros((len(recall), len(iou_thresholds))), 0.0, 0)
+
+    @classmethod
     def of(cls, evaluator) -> "MetricSums":
         """The sums of every query a `metrics.MomentEvaluator` was fed (none: zeros)."""
         hits, top1 = evaluator.per_query()

@@ -23,10 +23,12 @@ class AddMetricSums(beam.CombineFn):
     (the same additive sums the multi-worker trainer all-reduces), plus "queries"."""
 
     def __init__(self, recall, iou_thresholds):
-        self.recall, self.iou_thresholds = tuple(recall), tuple(iou_thresholds)
+        from mgpn_keras.evaluation.metric_sums import MetricSums
+
+        self.empty = MetricSums.zeros(recall, iou_thresholds)  # the protocol and vector layout
 
     def create_accumulator(self):
-        return np.zeros(len(self.recall) * len(self.iou_thresholds) + 2, np.float64)
+        return self.empty.vector()
 
     def add_input(self, acc, vector):
         return acc + np.asarray(vector, np.float64)
@@ -35,9 +37,7 @@ class AddMetricSums(beam.CombineFn):
         return sum(accumulators, self.create_accumulator())
 
     def extract_output(self, acc):
-        from mgpn_keras.evaluation.metric_sums import MetricSums
-
-        sums = MetricSums(self.recall, self.iou_thresholds, np.zeros(0), 0.0, 0).with_vector(acc)
+        sums = self.empty.with_vector(acc)
         if sums.queries == 0:
             return {}
         return {**sums.results(), "queries": sums.queries}

@@ -26,8 +26,7 @@ from mgpn_keras import atomic
 from mgpn_keras.extract.backbone import load_backbone
 from mgpn_keras.extract.decoding import VideoError, video_id
 from mgpn_keras.extract.features import DEFAULT_BATCH_SIZE, video_features
-from mgpn_keras.extract.run import extract_summary, video_files
-from mgpn_keras.extract.run import _identity
+from mgpn_keras.extract.run import _identity, extract_summary, video_files
 from mgpn_keras.extract.specs import FeatureSpec, load_spec
 from mgpn_keras.extract.writing import FeatureWriter, parts_folder, write_part
 from mgpn_keras.pipelines.options import Outputs, pipeline_options
