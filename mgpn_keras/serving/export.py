@@ -124,11 +124,12 @@ def export_saved_model(model, cfg, vocabulary, vectors, out_dir: str | os.PathLi
         },
     }
     with atomic_path(out, directory=True) as tmp:
-        # Saving traces functions too: all of it happens without XLA and cuDNN.
+        # Saving traces the functions, without XLA and cuDNN here. They are traced inside
+        # save only: a trace made before it is not reused (TensorFlow keys a function's traces
+        # by whether a save is under way), so getting concrete functions first traced twice.
         with portable_tracing(model):
-            signatures = {"serving_default": module.serve.get_concrete_function(),
-                          "score_map": module.score_map.get_concrete_function()}
-            tf.saved_model.save(module, str(tmp), signatures=signatures)
+            tf.saved_model.save(module, str(tmp), signatures={
+                "serving_default": module.serve, "score_map": module.score_map})
         problems = non_portable_parts(read_graph_def(tmp))
         if problems:
             raise RuntimeError(f"the exported graph would need XLA or cuDNN, which a stock "
