@@ -43,7 +43,7 @@ def extract_videos(videos: str | os.PathLike, backbone: str | os.PathLike | Back
     files, others = video_files(videos)
     if not isinstance(backbone, Backbone):
         backbone = load_backbone(backbone, backbone_output)
-    fingerprint = {"spec": spec.to_dict(), "backbone": _identity(backbone.name)}
+    fingerprint = extract_fingerprint(spec, backbone.name)
     # One writer per output folder: a second run into it stops at once, naming the first.
     with hold_run_folder(parts_folder(out), "extract"):
         writer = FeatureWriter(out, fingerprint, overwrite=overwrite)
@@ -111,6 +111,10 @@ def extract_summary(out, writer, extracted: int, kept: int, failed: dict, others
     return summary
 
 
-def _identity(name: str) -> str:
-    path = Path(name)
-    return str(path.resolve()) if path.exists() else name
+def extract_fingerprint(spec, backbone_name: str) -> dict:
+    """What a feature folder's videos were extracted with (both drivers record it, and a
+    re-run with other inputs is refused): the spec, and the backbone by its resolved path
+    when it is a file or folder, else by its name."""
+    path = Path(backbone_name)
+    return {"spec": spec.to_dict(),
+            "backbone": str(path.resolve()) if path.exists() else backbone_name}

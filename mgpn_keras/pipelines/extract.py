@@ -26,7 +26,7 @@ from mgpn_keras import atomic
 from mgpn_keras.extract.backbone import load_backbone
 from mgpn_keras.extract.decoding import VideoError, video_id
 from mgpn_keras.extract.features import DEFAULT_BATCH_SIZE, video_features
-from mgpn_keras.extract.run import _identity, extract_summary, video_files
+from mgpn_keras.extract.run import extract_fingerprint, extract_summary, video_files
 from mgpn_keras.extract.specs import FeatureSpec, load_spec
 from mgpn_keras.extract.writing import FeatureWriter, parts_folder, write_part
 from mgpn_keras.pipelines.options import Outputs, pipeline_options
@@ -83,7 +83,7 @@ def extract_beam(videos: str | os.PathLike, backbone: str | os.PathLike,
     spec = load_spec(spec)
     files, others = video_files(videos)
     source = str(backbone)
-    fingerprint = {"spec": spec.to_dict(), "backbone": _identity(source)}
+    fingerprint = extract_fingerprint(spec, source)
     parts = parts_folder(out)
     with hold_run_folder(parts, "extract"):
         writer = FeatureWriter(out, fingerprint, overwrite=overwrite)
