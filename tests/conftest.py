@@ -1,6 +1,6 @@
 """Shared test helpers: where `../shared` is, small configurations, the session's one tiny
-prepared benchmark (built once per pytest-xdist worker, read only), and the module order that
-starts the slow modules first."""
+prepared benchmark (built once per pytest-xdist worker, read only), the number of pytest-xdist
+workers and the module order that starts the longest modules first."""
 
 import os
 from pathlib import Path
@@ -75,12 +75,33 @@ def tiny_benchmark(tmp_path_factory):
     return root, cfg, manifest
 
 
+# CPU seconds each long module took on a 2-core machine (per-test user + system time of the
+# worker and the processes it waited for, 2026-12-07). Only the order of the modules depends
+# on them: a module not listed counts as short, and a stale figure costs time, not a result.
+MODULE_CPU_SECONDS = {
+    "test_training_distributed.py": 133, "test_tuning_distributed.py": 117,
+    "test_inference_layout.py": 113, "test_tuning.py": 95, "test_gpu_script.py": 66,
+    "test_serving.py": 56, "test_extract.py": 55, "test_run_folder_safety.py": 54,
+    "test_cli.py": 52, "test_long_video.py": 48, "test_absent_moments.py": 42,
+    "test_sparse.py": 40, "test_speed_smoke.py": 40, "test_training.py": 35,
+    "test_pipelines_predict.py": 28, "test_pipelines_evaluate.py": 27, "test_variants.py": 26,
+    "test_pipelines_prepare.py": 18, "test_pipelines_extract.py": 17, "test_data_shards.py": 17,
+    "test_model.py": 16,
+}
+
+
+def pytest_xdist_auto_num_workers(config):
+    """One worker more than there are cores (pyproject caps it at 4): the multi-process tests
+    spend part of their time waiting on their children's start-up and on sockets, and a third
+    worker on two cores fills that time."""
+    return len(os.sched_getaffinity(0)) + 1
+
+
 def pytest_collection_modifyitems(session, config, items):
-    """Modules with more `slow` tests first (stable otherwise): under pytest-xdist a module
-    runs whole on one worker, and the suite ends when its last module does, so the long
-    modules must not be the last to start."""
-    slow_count: dict[str, int] = {}
-    for item in items:
-        module = item.nodeid.split("::")[0]
-        slow_count[module] = slow_count.get(module, 0) + (item.get_closest_marker("slow") is not None)
-    items.sort(key=lambda item: -slow_count[item.nodeid.split("::")[0]])
+    """The longest modules first (stable otherwise): under pytest-xdist a module runs whole
+    on one worker, and the suite ends when its last module does, so the long modules must
+    not be the last to start (longest-first is the usual greedy schedule)."""
+    def cost(item):
+        return MODULE_CPU_SECONDS.get(Path(item.nodeid.split("::")[0]).name, 0)
+
+    items.sort(key=lambda item: -cost(item))

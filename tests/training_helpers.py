@@ -22,3 +22,26 @@ def prepare_tiny(root: Path, cfg) -> str:
     raw = synthetic.write(root / "raw", seed=1, train_queries=96, val_queries=24, test_queries=24,
                           min_clips=18, max_clips=40, min_events=3, max_events=5, feature_dim=24)
     return os.fspath(prepare(cfg, raw, root / "shards", progress=False))
+
+
+def tiny_search_config():
+    """The base config of the tuning tests: one epoch of batch 16, evaluation batch 48."""
+    from mgpn_keras.config import preset
+
+    return preset("synthetic", model=TINY_MODEL, train=dict(batch_size=16, epochs=1, lr_decay_epochs=[2]),
+                  eval={"batch_size": 48})
+
+
+def prepare_tune_data(root: Path) -> Path:
+    """The tuning tests' tiny benchmark: shards in `root/shards`, the base config in
+    `root/base.json`."""
+    from mgpn_keras.config import save_config
+    from mgpn_keras.datasets import synthetic
+    from mgpn_keras.datasets.prepare import prepare
+
+    cfg = tiny_search_config()
+    raw = synthetic.write(root / "raw", seed=1, train_queries=64, val_queries=24, test_queries=24,
+                          min_clips=18, max_clips=40, min_events=3, max_events=5, feature_dim=24)
+    prepare(cfg, raw, root / "shards", progress=False)
+    save_config(cfg, root / "base.json")
+    return root
