@@ -92,12 +92,12 @@ def evaluate_beam(run_dir: str, split: str = "test", weights: str = "best", *,
     parts = 4 * (workers or 1)
     with Outputs() as sink:
         with beam.Pipeline(options=pipeline_options(runner, workers, pipeline_args)) as p:
-            _ = (p | "parts" >> beam.Create(list(range(parts)), reshuffle=True)
-                 | "score" >> beam.ParDo(_ScorePart(run_dir, split, weights, manifest, layout,
-                                                     parts))
-                 | "metrics" >> beam.CombineGlobally(AddMetricSums(cfg.eval.recall,
-                                                                cfg.eval.iou_thresholds))
-                 | sink.sink("metrics"))
+            metrics = (p | "parts" >> beam.Create(list(range(parts)), reshuffle=True)
+                       | "score" >> beam.ParDo(_ScorePart(run_dir, split, weights, manifest,
+                                                           layout, parts))
+                       | "metrics" >> beam.CombineGlobally(AddMetricSums(
+                           cfg.eval.recall, cfg.eval.iou_thresholds)))
+            sink.collect({"metrics": metrics})
         [results] = sink.read("metrics")
     if not results:
         raise ValueError(f"split {split!r} has no queries to evaluate")

@@ -119,7 +119,7 @@ def predict_batch(export: str | os.PathLike, pairs: str | os.PathLike, out: str 
             answers = (parsed.pairs | "by video" >> beam.GroupByKey()
                        | "retrieve" >> beam.ParDo(RetrieveVideo(
                            str(export), None if features is None else str(features), source)))
-            _ = ((answers, parsed[ERRORS]) | beam.Flatten() | sink.sink("answers"))
+            sink.collect({"answers": (answers, parsed[ERRORS]) | beam.Flatten()})
         answers = sorted(sink.read("answers"), key=lambda a: a["line"])
     atomic.write_text(out, "".join(json.dumps(a) + "\n" for a in answers))
     errors = [a["error"] for a in answers if "error" in a]
