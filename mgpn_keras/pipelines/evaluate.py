@@ -15,7 +15,7 @@ import os
 import apache_beam as beam
 import numpy as np
 
-from mgpn_keras.pipelines.options import Outputs, pipeline_options
+from mgpn_keras.pipelines.options import Outputs, exit_without_teardown, pipeline_options
 
 
 class AddMetricSums(beam.CombineFn):
@@ -52,6 +52,8 @@ class _ScorePart(beam.DoFn):
         from mgpn_keras.model import inference_twin
         from mgpn_keras.runs.resolve import resolve_model
         from mgpn_keras.evaluation.model_evaluation import inference_function
+
+        exit_without_teardown()
 
         run_dir, _, weights, manifest, layout, _ = self.args
         resolved = resolve_model(run_dir, weights=weights, manifest=manifest, layout=layout)

@@ -29,7 +29,7 @@ from mgpn_keras.extract.features import DEFAULT_BATCH_SIZE, videos_features
 from mgpn_keras.extract.run import extract_fingerprint, extract_summary, video_files
 from mgpn_keras.extract.specs import FeatureSpec, load_spec
 from mgpn_keras.extract.writing import FeatureWriter, parts_folder, write_part
-from mgpn_keras.pipelines.options import Outputs, pipeline_options
+from mgpn_keras.pipelines.options import Outputs, exit_without_teardown, pipeline_options
 from mgpn_keras.runs.lock import hold_run_folder
 
 FAILED = "failed"
@@ -51,6 +51,7 @@ class ExtractVideos(beam.DoFn):
         self.parts, self.batch_size, self.strict = parts, batch_size, strict
 
     def setup(self):
+        exit_without_teardown()
         self.backbone = load_backbone(self.source, self.output)  # once per worker
 
     def process(self, paths: list[str]):

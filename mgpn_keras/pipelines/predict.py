@@ -21,7 +21,7 @@ from pathlib import Path
 import apache_beam as beam
 
 from mgpn_keras import atomic
-from mgpn_keras.pipelines.options import Outputs, pipeline_options
+from mgpn_keras.pipelines.options import Outputs, exit_without_teardown, pipeline_options
 
 ERRORS = "errors"
 
@@ -72,6 +72,7 @@ class RetrieveVideo(beam.DoFn):
     def setup(self):
         from mgpn_keras.retrieval.retriever import MomentRetriever
 
+        exit_without_teardown()
         self.retriever = MomentRetriever.from_export(self.export)
 
     def process(self, group):

@@ -37,7 +37,7 @@ from mgpn_keras.datasets import accounting
 from mgpn_keras.datasets import annotations as anno
 from mgpn_keras.datasets import features as feats
 from mgpn_keras.datasets import prepare as prep
-from mgpn_keras.pipelines.options import Outputs, pipeline_options
+from mgpn_keras.pipelines.options import Outputs, exit_without_teardown, pipeline_options
 
 
 CHUNK = 512  # records per element up to the shard plan
@@ -73,6 +73,7 @@ class _Classify(beam.DoFn):
         self.feature_path = feature_path
 
     def setup(self):
+        exit_without_teardown()
         self.store = feats.open_feature_store(self.feature_path)
 
     def process(self, path):
@@ -114,6 +115,7 @@ class _WriteShard(beam.DoFn):
         self.out_dir, self.cfg, self.feature_path = out_dir, cfg, feature_path
 
     def setup(self):
+        exit_without_teardown()
         self.store = feats.open_feature_store(self.feature_path)
 
     def process(self, job):
