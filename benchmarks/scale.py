@@ -4,7 +4,7 @@ shows how the work scales per worker, not TensorFlow's own threading), and the p
 costs docs/scale.md's cost model multiplies out.
 
     python benchmarks/scale.py [--scale 10] [--videos 24] [--video-seconds 4] [--repeat 1]
-        [--stages prepare extract] [--out benchmarks/results/scale.json]
+        [--double] [--stages prepare extract] [--out benchmarks/results/scale.json]
 
 prepare: the synthetic benchmark scaled `--scale` times (30,000 / 5,000 / 10,000 queries at
 10x), embedded GloVe. extract: `--videos` videos of `--video-seconds` each, 30 fps, 48x64,
@@ -15,7 +15,11 @@ start-up and the driver's reading included) in one run on this machine as loaded
 load average is recorded before and after each run): only same-run ratios mean anything on a
 shared machine. The driver imports TensorFlow and tokenises once before any timing, so that
 the first run does not pay for the driver's imports alone. With `--repeat N` each figure is
-the fastest of N runs (all are recorded).
+the fastest of N runs (all are recorded). With `--double` every stage also runs at twice
+its size, and the added work over the added time (per worker count) is the marginal
+throughput: what the workers do once the fixed costs (the driver's reading, Beam's and the
+workers' start-up, the one-element shard plan) are paid, which is what a corpus many times
+larger sees.
 """
 
 from __future__ import annotations
@@ -51,9 +55,9 @@ def bench_prepare(root: Path, scale: int, workers: int) -> dict:
     from mgpn_keras.datasets import synthetic
     from mgpn_keras.pipelines.prepare import prepare_beam
 
-    data = synthetic.write(root / "synthetic", seed=0, train_queries=3000 * scale,
+    data = synthetic.write(root / f"synthetic-{scale}", seed=0, train_queries=3000 * scale,
                            val_queries=500 * scale, test_queries=1000 * scale)
-    out = root / f"shards-{workers}"
+    out = root / f"shards-{scale}-{workers}"
     shutil.rmtree(out, ignore_errors=True)
     started = time.perf_counter()
     manifest = prepare_beam(preset("synthetic"), data, out, workers=workers, summary=False,
@@ -69,15 +73,16 @@ def bench_extract(root: Path, count: int, video_seconds: float, workers: int) ->
 
     from mgpn_keras.pipelines.extract import extract_beam
 
-    videos, backbone = root / "videos", root / "backbone.keras"
+    videos, backbone = root / f"videos-{count}", root / "backbone.keras"
     if not videos.is_dir():
         for k in range(count):
             write_video(videos / f"v{k:03d}.mp4", 30, round(30 * video_seconds), (48, 64))
+    if not backbone.is_file():
         clip_backbone(4, (16, 16), 12).save(backbone)
     spec = write_spec(root / "tiny.json", name="tiny", frames_per_clip=4, fps=8, stride_frames=1,
                       frame_size=[16, 16], resize="short_side_center_crop", short_side=20,
                       pixel_range="-1_1", feature_width=12)
-    out = root / f"features-{workers}"
+    out = root / f"features-{count}-{workers}"
     shutil.rmtree(out, ignore_errors=True)
     started = time.perf_counter()
     summary = extract_beam(videos, backbone, spec, out, workers=workers, progress=False,
@@ -87,6 +92,10 @@ def bench_extract(root: Path, count: int, video_seconds: float, workers: int) ->
             "clips": summary["clips"],
             "seconds": round(seconds, 2), "videos_per_s": round(summary["extracted"] / seconds, 3),
             "failed": len(summary["failed"])}
+
+
+# Each stage's throughput (its unit per second) and its unit.
+RATE = {"prepare": ("queries_per_s", "queries"), "extract": ("videos_per_s", "videos")}
 
 
 def _warm_driver() -> None:
@@ -106,6 +115,8 @@ def main() -> None:
     parser.add_argument("--videos", type=int, default=24)
     parser.add_argument("--video-seconds", type=float, default=4.0)
     parser.add_argument("--repeat", type=int, default=1, help="runs per figure (fastest kept)")
+    parser.add_argument("--double", action="store_true",
+                        help="also run each stage at twice the size: the marginal throughput")
     parser.add_argument("--stages", nargs="+", default=["prepare", "extract"],
                         choices=["prepare", "extract"])
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "scale.json"))
@@ -115,31 +126,45 @@ def main() -> None:
     _warm_driver()
     results: dict = {"cores": cores, "scale": args.scale, "videos": args.videos,
                      "video_seconds": args.video_seconds,
-                     "repeat": args.repeat, "load_average_before": os.getloadavg(),
+                     "repeat": args.repeat, "double": args.double,
+                     "load_average_before": os.getloadavg(),
                      "stages": {}}
     root = Path(tempfile.mkdtemp(prefix="mgpn-scale-"))
-    runs = {"prepare": lambda w: bench_prepare(root, args.scale, w),
-            "extract": lambda w: bench_extract(root, args.videos, args.video_seconds, w)}
-    key = {"prepare": "queries_per_s", "extract": "videos_per_s"}
+    sizes = {"prepare": [args.scale], "extract": [args.videos]}
+    if args.double:
+        sizes = {stage: [n, 2 * n] for stage, [n] in sizes.items()}
+    runs = {"prepare": lambda n, w: bench_prepare(root, n, w),
+            "extract": lambda n, w: bench_extract(root, n, args.video_seconds, w)}
     try:
         for stage in args.stages:
             for _ in range(args.repeat):
-                for workers in (1, 2):  # alternating, so that a change of load hits both
-                    before = os.getloadavg()[0]
-                    result = runs[stage](workers)
-                    result["load_average"] = [round(before, 2), round(os.getloadavg()[0], 2)]
-                    by = results["stages"].setdefault(stage, {}).setdefault(
-                        f"workers_{workers}", {"runs": []})
-                    by["runs"].append(result)
-                    print(stage, workers, result, flush=True)
+                for n in sizes[stage]:
+                    for workers in (1, 2):  # alternating, so that a change of load hits both
+                        before = os.getloadavg()[0]
+                        result = runs[stage](n, workers)
+                        result["load_average"] = [round(before, 2),
+                                                  round(os.getloadavg()[0], 2)]
+                        name = f"workers_{workers}" if n == sizes[stage][0] else \
+                            f"double_workers_{workers}"
+                        by = results["stages"].setdefault(stage, {}).setdefault(
+                            name, {"runs": []})
+                        by["runs"].append(result)
+                        print(stage, n, workers, result, flush=True)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     for stage, by in results["stages"].items():
-        for workers in (1, 2):
-            group = by[f"workers_{workers}"]
-            group.update(max(group["runs"], key=lambda r: r[key[stage]]))
-        by["speedup_2_over_1"] = round(by["workers_2"][key[stage]] / by["workers_1"][key[stage]],
-                                       2)
+        rate, unit = RATE[stage]
+        for name, group in by.items():
+            group.update(max(group["runs"], key=lambda r: r[rate]))
+        by["speedup_2_over_1"] = round(by["workers_2"][rate] / by["workers_1"][rate], 2)
+        if args.double:  # the added work over the added time: what each worker count adds
+            for workers in (1, 2):  # per second once its fixed costs are paid
+                one, two = by[f"workers_{workers}"], by[f"double_workers_{workers}"]
+                by[f"marginal_{unit}_per_s_workers_{workers}"] = round(
+                    (two[unit] - one[unit]) / (two["seconds"] - one["seconds"]), 3)
+            by["marginal_speedup_2_over_1"] = round(
+                by[f"marginal_{unit}_per_s_workers_2"] / by[f"marginal_{unit}_per_s_workers_1"],
+                2)
     results["load_average_after"] = os.getloadavg()
     atomic.write_text(args.out, json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))
