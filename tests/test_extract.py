@@ -125,6 +125,71 @@ def test_clips_hold_consecutive_frames_and_the_last_one_repeats(kit):
 
 
 # ----------------------------------------------------------------------------- the command
+def _dark_video(path, frames: int = 12, fps: int = 6):
+    """A black video: no frame of `pattern` is this dark."""
+    import av
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mpeg4", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = SIZE[1], SIZE[0], "yuv420p"
+        black = np.zeros((*SIZE, 3), np.uint8)
+        for _ in range(frames):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(black, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def test_consecutive_videos_share_backbone_calls_and_fail_alone(kit, tmp_path):
+    """`videos_features`: a call takes `batch_size` clips whichever videos they come from, each
+    video's features equal its extraction alone, and a broken file or a backbone failing on
+    one video's clips fails that video only, in its place."""
+    import tensorflow as tf
+
+    from mgpn_keras.datasets.errors import DataError
+    from mgpn_keras.extract import (Backbone, FeatureSpec, VideoError, video_features,
+                                    videos_features)
+
+    spec = FeatureSpec("s", frames_per_clip=2, fps=6, stride_frames=3, frame_size=(48, 64))
+    grey = grey_backbone(5)
+    calls = []
+
+    def counted(x):
+        calls.append(int(x.shape[0]))
+        if float(tf.reduce_min(tf.reduce_mean(x[:, :, 4:20], axis=[1, 2, 3, 4]))) < 8 / 255:
+            raise ValueError("this backbone cannot take dark clips")
+        return grey.fn(x)
+
+    backbone = Backbone(counted, 5, "grey-level")
+    (tmp_path / "broken.mp4").write_text("not a video\n")
+    dark = _dark_video(tmp_path / "dark.mp4")
+    names = ["steady30.mp4", "slow7.avi", "vfr.mkv", "ntsc.mp4"]
+    paths = [kit["videos"] / names[0], kit["videos"] / names[1], tmp_path / "broken.mp4",
+             kit["videos"] / names[2], dark, kit["videos"] / names[3]]
+    alone = {p: video_features(p, spec, grey) for p in paths if p.parent == kit["videos"]}
+
+    got = list(videos_features(paths, spec, backbone, batch_size=7))
+    assert [p for p, _ in got] == paths  # in their order, failures in their place
+    results = dict(got)
+    for path, want in alone.items():
+        np.testing.assert_array_equal(results[path].features, want.features)
+        assert results[path].duration == want.duration
+    assert isinstance(results[tmp_path / "broken.mp4"], VideoError)
+    assert "this backbone cannot take dark clips" in str(results[dark])
+    # Clips (2 a second): steady30 6, slow7 6, vfr 5, dark 4, ntsc 7. Calls: steady30's 6 and
+    # slow7's first; slow7's other 5, run when the broken file fails (so that slow7 comes out
+    # before it); vfr's 5 and dark's first 2, which fails, then again per video: vfr's 5
+    # (kept), dark's 2 (its error; its other clips are not read); ntsc's 7.
+    assert [len(v.features) for v in alone.values()] == [6, 6, 5, 7]
+    assert calls == [7, 5, 7, 5, 2, 7]
+
+    with pytest.raises(DataError, match="width 1, spec"):  # still raised by video_features
+        video_features(kit["videos"] / names[0], FeatureSpec(
+            "s", frames_per_clip=2, fps=6, stride_frames=3, frame_size=(48, 64),
+            feature_width=3), grey)
+
+
 def test_extract_writes_what_prepare_reads_and_resumes(kit, tmp_path, capsys):
     from mgpn_keras.cli import main
     from mgpn_keras.datasets import features as feats

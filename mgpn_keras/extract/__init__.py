@@ -20,6 +20,7 @@ _NAMES = {
     "Backbone": "backbone", "load_backbone": "backbone",
     "VideoError": "decoding", "find_videos": "decoding", "video_id": "decoding",
     "VideoFeatures": "features", "video_features": "features",
+    "videos_features": "features",
     "VideoPrediction": "video_prediction", "predict_video": "video_prediction",
     "extract_videos": "run",
     "NAMED_SPECS": "specs", "FeatureSpec": "specs", "load_spec": "specs",

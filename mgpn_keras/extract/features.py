@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -43,31 +43,118 @@ def video_features(path: str | os.PathLike, spec: FeatureSpec, backbone: Backbon
         VideoError: the file is unreadable, empty, has no video stream or zero duration.
         DataError: the backbone's output has the wrong shape or width, or is not finite.
     """
+    [(_, result)] = videos_features([path], spec, backbone, batch_size=batch_size,
+                                    on_batch=on_batch)
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
+class _Video:
+    """A video on its way through `videos_features`: its reader and the features so far."""
+
+    def __init__(self, path):
+        self.path, self.reader, self.chunks = path, None, []
+        self.clips = 0  # clips sent to the backbone
+        self.error: Exception | None = None
+
+    def result(self) -> VideoFeatures | Exception:
+        if self.error is not None:
+            return self.error
+        reader = self.reader
+        return VideoFeatures(np.concatenate(self.chunks, axis=0), float(reader.duration),
+                             reader.num_frames, reader.native_fps)
+
+
+def videos_features(paths, spec: FeatureSpec, backbone: Backbone, *,
+                    batch_size: int = DEFAULT_BATCH_SIZE,
+                    on_batch: Callable[[int], None] | None = None
+                    ) -> Iterator[tuple[str | os.PathLike, VideoFeatures | Exception]]:
+    """Extract several videos' features, `batch_size` clips per backbone call whichever videos
+    they come from: a video's last clips share a call with the next video's first, so short
+    videos do not each pay a part-empty call.
+
+    Videos are decoded one after the other (memory holds one batch of clips and the finished
+    features of the videos in it). Yields, in the order of `paths`, (path, VideoFeatures) as
+    soon as a video's last clip is through the backbone, or (path, the exception) for a video
+    that cannot be used (`video_features`'s errors, or any other), and goes on with the next.
+    A call that fails for a batch holding several videos is run again per video, so that only
+    the video it fails for gets the error.
+    """
     if batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
-    reader = VideoReader(path, spec.frame_size, spec.resize, spec.short_side)
-    duration = lambda: reader.duration  # noqa: E731  (known once the frames are read)
-    frames = iter(reader)
-    if spec.fps is not None:
-        frames = resample(frames, spec.fps, duration)
-    chunks, batch = [], []
+    batch: list[tuple[_Video, np.ndarray]] = []
+    waiting: list[_Video] = []  # read to the end; some of their clips may be in `batch`
 
-    def run_batch():
-        out = backbone(normalize_pixels(np.stack(batch), spec))
-        _check(out, spec, backbone, path, sum(len(c) for c in chunks))
-        chunks.append(out)
+    def run_batch() -> None:
+        videos = list(dict.fromkeys(video for video, _ in batch))  # in order, once each
+        parts = [[clip for v, clip in batch if v is video] for video in videos]
+        try:
+            outs = _split(backbone(normalize_pixels(np.stack([c for _, c in batch]), spec)),
+                          [len(part) for part in parts])
+        except Exception as exc:
+            if len(videos) == 1:
+                outs = [exc]
+            else:  # which video the call fails for
+                outs = []
+                for part in parts:
+                    try:
+                        outs.append(backbone(normalize_pixels(np.stack(part), spec)))
+                    except Exception as one:
+                        outs.append(one)
+        for video, out in zip(videos, outs):
+            if video.error is not None:
+                continue
+            try:
+                if isinstance(out, Exception):
+                    raise out
+                _check(out, spec, backbone, video.path, video.clips)
+            except Exception as exc:
+                video.error, video.chunks = exc, []
+                continue
+            video.chunks.append(out)
+            video.clips += len(out)
         if on_batch is not None:
             on_batch(len(batch))
         batch.clear()
 
-    for clip in cut_clips(frames, spec, duration):
-        batch.append(clip)
-        if len(batch) == batch_size:
-            run_batch()
+    def finished() -> Iterator[tuple]:
+        while waiting and not any(v is waiting[0] for v, _ in batch):
+            video = waiting.pop(0)
+            yield video.path, video.result()
+
+    for path in paths:
+        video = _Video(path)
+        try:
+            video.reader = reader = VideoReader(path, spec.frame_size, spec.resize,
+                                                spec.short_side)
+            duration = lambda: reader.duration  # noqa: E731  (known once the frames are read)
+            frames = iter(reader)
+            if spec.fps is not None:
+                frames = resample(frames, spec.fps, duration)
+            for clip in cut_clips(frames, spec, duration):
+                if video.error is not None:
+                    break  # the backbone failed for this video: read no further
+                batch.append((video, clip))
+                if len(batch) == batch_size:
+                    run_batch()
+                    yield from finished()
+        except Exception as exc:  # this video only; the clips of earlier ones go on
+            batch[:] = [(v, clip) for v, clip in batch if v is not video]
+            if batch:
+                run_batch()
+            yield from finished()
+            video.error = exc
+        waiting.append(video)
+        yield from finished()
     if batch:
         run_batch()
-    features = np.concatenate(chunks, axis=0)
-    return VideoFeatures(features, float(reader.duration), reader.num_frames, reader.native_fps)
+    yield from finished()
+
+
+def _split(out: np.ndarray, sizes: list[int]) -> list[np.ndarray]:
+    """A batch's features cut back into its videos' parts."""
+    return np.split(out, np.cumsum(sizes)[:-1])
 
 
 def _check(out: np.ndarray, spec: FeatureSpec, backbone: Backbone, path, first_clip: int):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from mgpn_keras.extract.backbone import Backbone, load_backbone
 from mgpn_keras.extract.decoding import VideoError, find_videos, video_id
-from mgpn_keras.extract.features import DEFAULT_BATCH_SIZE, video_features
+from mgpn_keras.extract.features import DEFAULT_BATCH_SIZE, videos_features
 from mgpn_keras.extract.specs import FeatureSpec, load_spec
 from mgpn_keras.extract.writing import FeatureWriter, parts_folder
 from mgpn_keras.runs.lock import hold_run_folder
@@ -26,7 +26,7 @@ def extract_videos(videos: str | os.PathLike, backbone: str | os.PathLike | Back
         backbone: a SavedModel folder, a .keras file, a kaggle:/tfhub: handle, or a `Backbone`.
         spec: a named spec, a spec file, or a `FeatureSpec`.
         out: a folder for `<video>.npy` files, or a path ending in .hdf5 / .h5.
-        batch_size: clips per backbone call.
+        batch_size: clips per backbone call (the clips of consecutive videos share calls).
         skip_bad: record unusable videos (in the summary and extract.json) and go on, instead
             of stopping at the first.
         overwrite: extract every video again, also into an --out of another spec or backbone.
@@ -67,15 +67,14 @@ def extract_videos(videos: str | os.PathLike, backbone: str | os.PathLike | Back
                 bar.update(kept + done, [("clips", clips)])
 
         try:
-            for path in todo:
-                try:
-                    result = video_features(path, spec, backbone, batch_size=batch_size,
-                                            on_batch=on_batch)
-                except VideoError as exc:
-                    if not skip_bad:
-                        raise
-                    failed[video_id(path)] = str(exc)
-                    writer.failed(video_id(path), str(exc))
+            # Clips of consecutive videos share backbone calls (`videos_features`).
+            for path, result in videos_features(todo, spec, backbone, batch_size=batch_size,
+                                                on_batch=on_batch):
+                if isinstance(result, Exception):
+                    if not (skip_bad and isinstance(result, VideoError)):
+                        raise result
+                    failed[video_id(path)] = str(result)
+                    writer.failed(video_id(path), str(result))
                 else:
                     writer.write(video_id(path), result.features, result.duration)
                 done += 1

@@ -15,7 +15,7 @@ import os
 import apache_beam as beam
 import numpy as np
 
-from mgpn_keras.pipelines.options import Outputs, pipeline_options
+from mgpn_keras.pipelines.options import Outputs, exit_without_teardown, pipeline_options
 
 
 class AddMetricSums(beam.CombineFn):
@@ -52,6 +52,8 @@ class _ScorePart(beam.DoFn):
         from mgpn_keras.model import inference_twin
         from mgpn_keras.runs.resolve import resolve_model
         from mgpn_keras.evaluation.model_evaluation import inference_function
+
+        exit_without_teardown()
 
         run_dir, _, weights, manifest, layout, _ = self.args
         resolved = resolve_model(run_dir, weights=weights, manifest=manifest, layout=layout)
@@ -92,12 +94,12 @@ def evaluate_beam(run_dir: str, split: str = "test", weights: str = "best", *,
     parts = 4 * (workers or 1)
     with Outputs() as sink:
         with beam.Pipeline(options=pipeline_options(runner, workers, pipeline_args)) as p:
-            _ = (p | "parts" >> beam.Create(list(range(parts)), reshuffle=True)
-                 | "score" >> beam.ParDo(_ScorePart(run_dir, split, weights, manifest, layout,
-                                                     parts))
-                 | "metrics" >> beam.CombineGlobally(AddMetricSums(cfg.eval.recall,
-                                                                cfg.eval.iou_thresholds))
-                 | sink.sink("metrics"))
+            metrics = (p | "parts" >> beam.Create(list(range(parts)), reshuffle=True)
+                       | "score" >> beam.ParDo(_ScorePart(run_dir, split, weights, manifest,
+                                                           layout, parts))
+                       | "metrics" >> beam.CombineGlobally(AddMetricSums(
+                           cfg.eval.recall, cfg.eval.iou_thresholds)))
+            sink.collect({"metrics": metrics})
         [results] = sink.read("metrics")
     if not results:
         raise ValueError(f"split {split!r} has no queries to evaluate")

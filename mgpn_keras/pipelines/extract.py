@@ -1,10 +1,10 @@
 """`mgpn extract --runner/--workers`: video features on Beam workers, the local files.
 
 Each worker loads the backbone once (`DoFn.setup`) and runs the local per-video work
-(`extract.features.video_features`: decode, sample, normalise, the backbone over batches of
-clips), then writes the video's features atomically (`extract.writing.write_part`, the
-local writer) with a small receipt beside them (`.<video>.done.json`: duration and clip
-count). The driver records the receipts in durations.json / extract.json (and packs an HDF5
+(`extract.features.videos_features`: decode, sample, normalise, the backbone over batches of
+clips) on a group of consecutive videos whose clips share backbone calls, then writes each
+video's features atomically (`extract.writing.write_part`, the local writer) with a small
+receipt beside them (`.<video>.done.json`: duration and clip count). The driver records the receipts in durations.json / extract.json (and packs an HDF5
 output) as the local path does, so a re-run, also after a pipeline that died, skips every
 video with features and a receipt.
 
@@ -25,23 +25,25 @@ import apache_beam as beam
 from mgpn_keras import atomic
 from mgpn_keras.extract.backbone import load_backbone
 from mgpn_keras.extract.decoding import VideoError, video_id
-from mgpn_keras.extract.features import DEFAULT_BATCH_SIZE, video_features
+from mgpn_keras.extract.features import DEFAULT_BATCH_SIZE, videos_features
 from mgpn_keras.extract.run import extract_fingerprint, extract_summary, video_files
 from mgpn_keras.extract.specs import FeatureSpec, load_spec
 from mgpn_keras.extract.writing import FeatureWriter, parts_folder, write_part
-from mgpn_keras.pipelines.options import Outputs, pipeline_options
+from mgpn_keras.pipelines.options import Outputs, exit_without_teardown, pipeline_options
 from mgpn_keras.runs.lock import hold_run_folder
 
 FAILED = "failed"
+VIDEOS_PER_GROUP = 8
 
 
 def receipt_path(parts: Path, video: str) -> Path:
     return Path(parts) / f".{video}.done.json"
 
 
-class ExtractVideo(beam.DoFn):
-    """A video file -> its features written (yields {video, duration, clips}); a failure ->
-    the FAILED output (video, reason)."""
+class ExtractVideos(beam.DoFn):
+    """A group of video files -> each video's features written (yields {video, duration,
+    clips}), their clips sharing backbone calls; a video that fails -> the FAILED output
+    (video, reason)."""
 
     def __init__(self, backbone: str, backbone_output: str | None, spec: FeatureSpec,
                  parts: str, batch_size: int, strict: bool):
@@ -49,23 +51,36 @@ class ExtractVideo(beam.DoFn):
         self.parts, self.batch_size, self.strict = parts, batch_size, strict
 
     def setup(self):
+        exit_without_teardown()
         self.backbone = load_backbone(self.source, self.output)  # once per worker
 
-    def process(self, path: str):
-        video = video_id(path)
-        try:
-            result = video_features(path, self.spec, self.backbone, batch_size=self.batch_size)
-        except Exception as exc:  # the dead letter: any one video's failure, named
-            if self.strict:
-                raise
-            reason = str(exc) if isinstance(exc, VideoError) else f"{path}: {exc}"
-            yield beam.pvalue.TaggedOutput(FAILED, (video, reason))
-            return
-        write_part(Path(self.parts), video, result.features)
-        done = {"video": video, "duration": result.duration,
-                "clips": int(result.features.shape[0])}
-        atomic.write_json(receipt_path(Path(self.parts), video), done)
-        yield done
+    def process(self, paths: list[str]):
+        for path, result in videos_features(paths, self.spec, self.backbone,
+                                            batch_size=self.batch_size):
+            video = video_id(path)
+            if isinstance(result, Exception):  # the dead letter: any one video's failure
+                if self.strict:
+                    raise result
+                reason = (str(result) if isinstance(result, VideoError)
+                          else f"{path}: {result}")
+                yield beam.pvalue.TaggedOutput(FAILED, (video, reason))
+                continue
+            write_part(Path(self.parts), video, result.features)
+            done = {"video": video, "duration": result.duration,
+                    "clips": int(result.features.shape[0])}
+            atomic.write_json(receipt_path(Path(self.parts), video), done)
+            yield done
+
+
+def video_groups(paths: list[str], workers: int | None) -> list[list[str]]:
+    """`paths` cut into groups of consecutive videos, one pipeline element each.
+
+    A group's clips share backbone calls; about four groups a worker keep the workers evenly
+    loaded (a runner hands elements out whole), and no group holds more than
+    VIDEOS_PER_GROUP.
+    """
+    size = max(1, min(VIDEOS_PER_GROUP, len(paths) // (4 * (workers or 1))))
+    return [paths[i:i + size] for i in range(0, len(paths), size)]
 
 
 def extract_beam(videos: str | os.PathLike, backbone: str | os.PathLike,
@@ -100,12 +115,12 @@ def extract_beam(videos: str | os.PathLike, backbone: str | os.PathLike,
                   f"x{workers or 1}", flush=True)
         with Outputs() as sink:
             with beam.Pipeline(options=pipeline_options(runner, workers, pipeline_args)) as p:
-                results = (p | "videos" >> beam.Create(todo, reshuffle=True)
-                           | "extract" >> beam.ParDo(ExtractVideo(
+                results = (p | "videos" >> beam.Create(video_groups(todo, workers),
+                                                       reshuffle=True)
+                           | "extract" >> beam.ParDo(ExtractVideos(
                                source, backbone_output, spec, str(parts), batch_size,
                                strict)).with_outputs(FAILED, main="done"))
-                _ = results.done | sink.sink("done")
-                _ = results[FAILED] | sink.sink(FAILED)
+                sink.collect({"done": results.done, FAILED: results[FAILED]})
             done, failed = sink.read("done"), dict(sorted(sink.read(FAILED)))
         try:
             for item in sorted(done, key=lambda d: d["video"]):

@@ -21,7 +21,7 @@ from pathlib import Path
 import apache_beam as beam
 
 from mgpn_keras import atomic
-from mgpn_keras.pipelines.options import Outputs, pipeline_options
+from mgpn_keras.pipelines.options import Outputs, exit_without_teardown, pipeline_options
 
 ERRORS = "errors"
 
@@ -72,6 +72,7 @@ class RetrieveVideo(beam.DoFn):
     def setup(self):
         from mgpn_keras.retrieval.retriever import MomentRetriever
 
+        exit_without_teardown()
         self.retriever = MomentRetriever.from_export(self.export)
 
     def process(self, group):
@@ -119,7 +120,7 @@ def predict_batch(export: str | os.PathLike, pairs: str | os.PathLike, out: str 
             answers = (parsed.pairs | "by video" >> beam.GroupByKey()
                        | "retrieve" >> beam.ParDo(RetrieveVideo(
                            str(export), None if features is None else str(features), source)))
-            _ = ((answers, parsed[ERRORS]) | beam.Flatten() | sink.sink("answers"))
+            sink.collect({"answers": (answers, parsed[ERRORS]) | beam.Flatten()})
         answers = sorted(sink.read("answers"), key=lambda a: a["line"])
     atomic.write_text(out, "".join(json.dumps(a) + "\n" for a in answers))
     errors = [a["error"] for a in answers if "error" in a]

@@ -1,14 +1,17 @@
 """`mgpn prepare --runner/--workers`: the same shards and manifest as the local loop, on Beam.
 
 The driver reads the annotations, tokenises and builds the vocabulary (global: a word's id
-depends on every sentence), as the local path does (`datasets.prepare.read_inputs`). The
+depends on every sentence), as the local path does (`datasets.prepare.read_inputs`), and hands
+the records to the pipeline in chunks of CHUNK, each a file in the scratch folder
+(`Outputs.stage`: Beam's costs are per element and per serialisation of the graph). The
 pipeline then
 
 1. classifies every record (`datasets.prepare.classify`, the local filter) on the workers,
-   each holding the feature store open from `setup`; the drops by reason are summed by a
-   CombineFn across workers;
-2. plans the shards from the kept records in record order (`_plan_shards`, one element:
-   the plan is the local one, so shard names and contents do not depend on the workers);
+   a chunk at a time, each worker holding the feature store open from `setup`; the drops by
+   reason are summed by a CombineFn across workers;
+2. plans the shards from the kept records in record order (`_plan_shards`, one grouped
+   element: the plan is the local one, so shard names and contents do not depend on the
+   workers);
 3. writes each shard (`datasets.prepare.build_shard`, the local writer: atomic, skipping
    finished shards of unchanged inputs) on whichever worker gets it.
 
@@ -34,7 +37,10 @@ from mgpn_keras.datasets import accounting
 from mgpn_keras.datasets import annotations as anno
 from mgpn_keras.datasets import features as feats
 from mgpn_keras.datasets import prepare as prep
-from mgpn_keras.pipelines.options import Outputs, pipeline_options
+from mgpn_keras.pipelines.options import Outputs, exit_without_teardown, pipeline_options
+
+
+CHUNK = 512  # records per element up to the shard plan
 
 
 class DropCounts(beam.CombineFn):
@@ -60,32 +66,41 @@ class DropCounts(beam.CombineFn):
 
 
 class _Classify(beam.DoFn):
-    """One record -> kept (split, k, record, ids) or a tagged drop (split, k, Drop fields)."""
+    """A chunk of records (a file `Outputs.stage` wrote) -> (its kept (split, k, record, ids),
+    its number of drops); each drop also as a tagged (split, k, Drop fields)."""
 
     def __init__(self, feature_path: str):
         self.feature_path = feature_path
 
     def setup(self):
+        exit_without_teardown()
         self.store = feats.open_feature_store(self.feature_path)
 
-    def process(self, item):
-        split, k, record, tokens, ids = item
-        drop = prep.classify(record, tokens, ids, self.store)
-        if drop is None:
-            yield split, k, record, ids
-        else:
-            yield beam.pvalue.TaggedOutput("dropped", (split, k, dataclasses.asdict(drop)))
+    def process(self, path):
+        kept, drops = [], 0
+        for split, k, record, tokens, ids in Outputs.load(path):
+            drop = prep.classify(record, tokens, ids, self.store)
+            if drop is None:
+                kept.append((split, k, record, ids))
+            else:
+                drops += 1
+                yield beam.pvalue.TaggedOutput("dropped", (split, k, dataclasses.asdict(drop)))
+        yield kept, drops
 
     def teardown(self):
         self.store.close()
 
 
-def _plan(kept: list, splits: list[str], shard_size: int, finished: dict, strict: bool,
-          drop_counts: dict, reader_drops: int):
-    """All kept records (one element) -> one (split, name, runs, finished inputs) per shard."""
-    if strict and (reader_drops or any(sum(v.values()) for v in drop_counts.values())):
+def _plan(grouped, splits: list[str], shard_size: int, finished: dict, strict: bool,
+          reader_drops: int):
+    """Every chunk's kept records (one grouped element) -> one (split, name, runs, finished
+    inputs) per shard."""
+    _, chunks = grouped
+    chunks = list(chunks)
+    if strict and (reader_drops or any(drops for _, drops in chunks)):
         return  # --strict: the driver reports the first drop; nothing is written
     by_split = {split: [] for split in splits}
+    kept = [item for chunk, _ in chunks for item in chunk]
     for split, k, record, ids in sorted(kept, key=lambda x: (splits.index(x[0]), x[1])):
         by_split[split].append((record, ids))
     for split in splits:
@@ -100,6 +115,7 @@ class _WriteShard(beam.DoFn):
         self.out_dir, self.cfg, self.feature_path = out_dir, cfg, feature_path
 
     def setup(self):
+        exit_without_teardown()
         self.store = feats.open_feature_store(self.feature_path)
 
     def process(self, job):
@@ -140,26 +156,30 @@ def prepare_beam(cfg: Config, data_dir: str | os.PathLike, out_dir: str | os.Pat
     items = [(split, k, record, toks, ids) for split in splits
              for k, (record, toks, ids) in enumerate(zip(
                  inputs.records[split], inputs.tokens[split], inputs.ids[split]))]
+    # Beam's cost is per element (encoding, a call per transform): records travel in chunks.
+    chunks = [items[i:i + CHUNK] for i in range(0, len(items), CHUNK)]
     feature_path = str(inputs.feature_path)
 
     with Outputs() as out:
+        chunk_files = out.stage("records", chunks)
         with beam.Pipeline(options=pipeline_options(runner, workers, pipeline_args)) as p:
-            records = p | "records" >> beam.Create(items, reshuffle=True)
+            records = p | "records" >> beam.Create(chunk_files, reshuffle=True)
             classified = records | "classify" >> beam.ParDo(
                 _Classify(feature_path)).with_outputs("dropped", main="kept")
             drop_counts = (classified.dropped
                            | "reasons" >> beam.Map(lambda d: (d[0], d[2]["reason"]))
                            | "count drops" >> beam.CombineGlobally(DropCounts()))
+            # The plan needs every kept record (record order): one group, no side input,
+            # so that it waits for nothing but the classification.
             shards = (classified.kept
-                      | "gather" >> beam.combiners.ToList()
+                      | "one key" >> beam.Map(lambda chunk: (None, chunk))
+                      | "gather" >> beam.GroupByKey()
                       | "plan" >> beam.FlatMap(_plan, splits, shard_size, finished, strict,
-                                               beam.pvalue.AsSingleton(drop_counts),
                                                reader_drops)
                       | "spread" >> beam.Reshuffle()
                       | "write" >> beam.ParDo(_WriteShard(str(out_dir), cfg, feature_path)))
-            _ = shards | out.sink("shards")
-            _ = classified.dropped | out.sink("dropped")
-            _ = drop_counts | out.sink("drop_counts")
+            out.collect({"shards": shards, "dropped": classified.dropped,
+                         "drop_counts": drop_counts})
         results, dropped = out.read("shards"), out.read("dropped")
         combined = out.read("drop_counts")[0]
 
