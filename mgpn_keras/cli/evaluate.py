@@ -63,8 +63,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mgpn_keras.evaluation.metrics import format_table
-
     title = f"{args.run_dir}: {args.split} split"
     manifest = args.shards
     if manifest and os.path.isdir(manifest):
@@ -72,6 +70,10 @@ def run(args: argparse.Namespace) -> int:
     if args.window is None:
         if args.window_overlap is not None or args.data_dir or args.features:
             raise UsageError("--window-overlap, --data-dir and --features need --window")
+        from mgpn_keras.runs.resolve import check_model
+
+        check_model(args.run_dir, weights=args.weights, manifest=manifest)  # before TensorFlow
+        from mgpn_keras.evaluation.metrics import format_table
         from mgpn_keras.evaluation.run_evaluation import evaluate_run
 
         if args.runner is not None or args.workers is not None:
@@ -89,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
                                predictions_out=args.predictions, manifest=manifest,
                                layout=args.layout)
     else:
+        from mgpn_keras.evaluation.metrics import format_table
         from mgpn_keras.evaluation.windowed import evaluate_run_windowed
 
         if manifest:

@@ -70,6 +70,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mgpn_keras.runs.resolve import check_model
+
+    check_model(args.run_dir, weights=args.weights, manifest=args.manifest)  # before TensorFlow
     from mgpn_keras.serving.export import EXPORT_INFO_NAME, export_run
 
     out = export_run(args.run_dir, args.out, weights=args.weights, manifest=args.manifest,

@@ -52,10 +52,24 @@ def _inference_layout(config_file, layout):
     return load_config(config_file).eval.layout
 
 
-def _resolve_run(path: Path, weights, manifest, load_manifest, layout, precision) -> ResolvedModel:
+def check_model(path: str | os.PathLike, *, weights: str | os.PathLike | None = None,
+                manifest: str | os.PathLike | None = None) -> None:
+    """The checks of `resolve_model` that need no TensorFlow: the folder is a preset or run
+    folder, the run's weights exist, the manifest is a prepared data set's. Commands call it
+    before importing TensorFlow, so that a mistyped path fails at once, with the same error."""
+    from mgpn_keras.datasets.manifest import load_manifest
+
+    path = Path(path)
+    if is_preset_folder(path):
+        if manifest is not None:
+            load_manifest(manifest)
+        return
+    _run_sources(path, weights, manifest, load_manifest)
+
+
+def _run_sources(path: Path, weights, manifest, load_manifest):
+    """(paths, config, manifest or None, weight file) of a run folder, each checked."""
     from mgpn_keras.config import load_config
-    from mgpn_keras.model import build_mgpn
-    from mgpn_keras.runs import backup_files
 
     paths = RunPaths(os.fspath(path))
     if not os.path.isfile(paths.config):
@@ -67,7 +81,14 @@ def _resolve_run(path: Path, weights, manifest, load_manifest, layout, precision
         with open(paths.manifest_link, encoding="utf-8") as f:
             manifest = json.load(f)["manifest"]
     data = load_manifest(manifest) if manifest is not None else None
-    weight_file = Path(run_weights(paths, weights))
+    return paths, cfg, data, Path(run_weights(paths, weights))
+
+
+def _resolve_run(path: Path, weights, manifest, load_manifest, layout, precision) -> ResolvedModel:
+    from mgpn_keras.model import build_mgpn
+    from mgpn_keras.runs import backup_files
+
+    paths, cfg, data, weight_file = _run_sources(path, weights, manifest, load_manifest)
     model = build_mgpn(cfg, layout=cfg.eval.layout if layout is None else layout, dtype=precision)
     # Checked against the SHA-256 the trainer wrote beside it, as the trainer checks it: a
     # truncated or corrupt checkpoint is a named error (CorruptBackup), never loaded silently.

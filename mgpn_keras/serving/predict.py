@@ -22,8 +22,6 @@ from pathlib import Path
 
 import numpy as np
 
-from mgpn_keras.protocol.interval_iou import interval_iou
-
 
 def error_message(exc: Exception) -> str:
     """The first line of a graph check's failure ('video_features has width ...'), or the
@@ -60,6 +58,10 @@ def read_features(path: str | os.PathLike, video_id: str | None = None) -> np.nd
 def format_moments(query: str, moments: np.ndarray, gt=None) -> str:
     """A text table of one query's moments (with IoU against `gt` when given: the protocol's
     `interval_iou`, so a zero-length moment on a zero-length `gt` shows nan)."""
+    # Imported here: it starts TensorFlow, and `mgpn predict` checks its arguments and files
+    # before that (a mistyped path fails at once).
+    from mgpn_keras.protocol.interval_iou import interval_iou
+
     lines = [f"query: {query}"]
     if gt is not None:
         lines.append(f"  ground truth: {gt[0]:.2f} s - {gt[1]:.2f} s")
