@@ -82,9 +82,9 @@ MODULE_CPU_SECONDS = {
     "test_training_distributed.py": 133, "test_tuning_distributed.py": 117,
     "test_inference_layout.py": 113, "test_tuning.py": 95, "test_gpu_script.py": 66,
     "test_serving.py": 56, "test_extract.py": 55, "test_run_folder_safety.py": 54,
-    "test_cli.py": 52, "test_long_video.py": 48, "test_absent_moments.py": 42,
-    "test_sparse.py": 40, "test_speed_smoke.py": 40, "test_training.py": 35,
-    "test_pipelines_predict.py": 28, "test_pipelines_evaluate.py": 27, "test_variants.py": 26,
+    "test_long_video.py": 48, "test_absent_moments.py": 42, "test_sparse.py": 40,
+    "test_speed_smoke.py": 40, "test_training.py": 35, "test_pipelines_predict.py": 28,
+    "test_pipelines_evaluate.py": 27, "test_variants.py": 26, "test_cli.py": 18,
     "test_pipelines_prepare.py": 18, "test_pipelines_extract.py": 17, "test_data_shards.py": 17,
     "test_model.py": 16,
 }
