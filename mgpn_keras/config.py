@@ -210,7 +210,7 @@ LONG_VIDEO_SETTINGS = {
     "model.window_head": True,
     "train.absent_share": 0.2,
     "train.window_loss_weight": 0.1,
-    "eval.window_top_m": 16,
+    "eval.window_top_m": 2,
 }
 
 
