@@ -209,7 +209,7 @@ PRESET_NAMES = tuple(_PRESETS)
 LONG_VIDEO_SETTINGS = {
     "model.window_head": True,
     "train.absent_share": 0.2,
-    "train.window_loss_weight": 0.1,
+    "train.window_loss_weight": 0.05,
     "eval.window_top_m": 2,
 }
 
