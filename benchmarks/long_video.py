@@ -268,9 +268,13 @@ def main(argv=None) -> int:
               f"{'windowed R1@0.5':>15} {'R1@0.7':>7} {'mIoU':>6}")
     if args.k:
         print(header + "\n" + "-" * len(header), flush=True)
+    # Every length's long videos first (the same draws, in the same order), so that a k the
+    # split cannot build fails before the shorter ones have taken their minutes.
+    plans_of = {}
     for k in args.k:
         plans = build_long_videos(videos, k, rng, events, recurring=args.hard)
-        plans = plans[:args.targets] if args.targets else plans
+        plans_of[k] = plans[:args.targets] if args.targets else plans
+    for k, plans in plans_of.items():
         row = evaluate_k(retrievers, videos, features_of, plans, cfg, mad_cfg)
         results["accuracy"][k] = row
         w, s = row["whole"], row["windowed"]
