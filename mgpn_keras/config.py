@@ -208,7 +208,7 @@ PRESET_NAMES = tuple(_PRESETS)
 # coarse pass at retrieval (docs/long_video.md has the measurements behind the values).
 LONG_VIDEO_SETTINGS = {
     "model.window_head": True,
-    "train.absent_share": 0.2,
+    "train.absent_share": 0.3,
     "train.window_loss_weight": 0.05,
     "eval.window_top_m": 2,
 }
