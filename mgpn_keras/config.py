@@ -209,8 +209,8 @@ PRESET_NAMES = tuple(_PRESETS)
 LONG_VIDEO_SETTINGS = {
     "model.window_head": True,
     "train.absent_share": 0.3,
-    "train.window_loss_weight": 1.0,
-    "eval.window_top_m": 16,
+    "train.window_loss_weight": 0.05,
+    "eval.window_top_m": 2,
 }
 
 
