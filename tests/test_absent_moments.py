@@ -66,8 +66,9 @@ def test_window_presence_head_shapes_config_and_mixed_precision():
     np.testing.assert_allclose(low, out, atol=0.1)
 
 
-def test_model_with_a_head_has_two_outputs_and_saves_as_keras(tmp_path):
+def test_model_with_a_head_has_two_outputs_and_saves_as_keras_and_a_preset(tmp_path):
     from mgpn_keras.model import build_mgpn, has_window_head, presence_model, score_output
+    from mgpn_keras.runs.presets import from_preset, save_to_preset
 
     cfg = head_config()
     keras.utils.set_random_seed(1)
@@ -83,6 +84,12 @@ def test_model_with_a_head_has_two_outputs_and_saves_as_keras(tmp_path):
     model.save(tmp_path / "m.keras")
     again = keras.saving.load_model(tmp_path / "m.keras")
     np.testing.assert_allclose(again(inputs)["window_presence"], out["window_presence"], atol=1e-6)
+    # A preset folder (what a training run writes as RUN/model/) keeps the head and its weights.
+    from_folder = from_preset(save_to_preset(model, tmp_path / "preset", cfg))
+    assert has_window_head(from_folder)
+    reloaded = from_folder(inputs)
+    np.testing.assert_allclose(reloaded["window_presence"], out["window_presence"], atol=1e-6)
+    np.testing.assert_allclose(reloaded["score_map"], out["score_map"], atol=1e-6)
     plain = build_mgpn(tiny_config())
     assert not has_window_head(plain)
     with pytest.raises(ValueError, match="has no window_presence head"):
