@@ -2,8 +2,6 @@
 (datasets.absent_moments), the window-presence head, the coarse pass (retrieval.coarse_to_fine)
 and their config fields."""
 
-import dataclasses
-
 import keras
 import numpy as np
 import pytest

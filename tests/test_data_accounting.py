@@ -69,7 +69,7 @@ def test_strict_makes_the_first_drop_an_error_naming_file_and_line(tmp_path, dat
     layout, video = LAYOUTS[dataset]
     data = tmp_path / "data"
     write_layout(data, layout, splits=("test",))
-    where = (rf"charades_sta_test.txt:3" if dataset == "charades_sta"
+    where = ("charades_sta_test.txt:3" if dataset == "charades_sta"
              else rf"test.json: video '{video}' sentences\[2\]")
     with pytest.raises(SystemExit, match=rf"^mgpn prepare: error: \S+{where}: dropped, start >= end: "
                                          rf"start \S+ >= end \S+ \(--strict makes every dropped "

@@ -1,8 +1,6 @@
 """The synthetic benchmark: layout, determinism, distractors, vocabulary, size, baselines."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np

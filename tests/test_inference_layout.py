@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import randomise_batch_norm, tiny_config
+from conftest import randomise_batch_norm
 
 pytestmark = pytest.mark.slow  # every preset evaluated and exported in both layouts
 
