@@ -270,7 +270,8 @@ def main(argv=None) -> int:
     if args.k:
         print(header + "\n" + "-" * len(header), flush=True)
     # Every length's long videos first (the same draws, in the same order), so that a k the
-    # split cannot build fails before the shorter ones have taken their minutes.
+    # split cannot build (a target with no video free of its events) fails before the shorter
+    # ones have taken their minutes, and the repeats are reported before any evaluation.
     plans_of = {}
     for k in args.k:
         plans = build_long_videos(videos, k, rng, events, recurring=args.hard)

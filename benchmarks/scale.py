@@ -7,13 +7,13 @@ costs docs/scale.md's cost model multiplies out.
         [--double] [--stages prepare extract] [--out benchmarks/results/scale.json]
 
 prepare: the synthetic benchmark scaled `--scale` times (30,000 / 5,000 / 10,000 queries at
-10x), embedded GloVe. extract: `--videos` videos of `--video-seconds` each, 30 fps, 48x64,
-made here with PyAV (`tests/video_helpers.py`) through the tiny clip backbone of the extract tests (4 frames of
-16x16 per clip, 8 clips/s), a stand-in for a 3D CNN whose real cost the cost model takes as a
-parameter. Each figure is the whole command's wall time (Beam's start-up, the workers'
-start-up and the driver's reading included) in one run on this machine as loaded as it is (the
-load average is recorded before and after each run): only same-run ratios mean anything on a
-shared machine. The driver imports TensorFlow and tokenises once before any timing, so that
+10x), embedded GloVe. extract: `--videos` videos of `--video-seconds` each, 30 fps, 48x64, made
+here with PyAV (`tests/video_helpers.py`) through the tiny clip backbone of the extract tests (4
+frames of 16x16 per clip, 8 clips/s), a stand-in for a 3D CNN whose real cost the cost model
+takes as a parameter. Each figure is the whole command's wall time (Beam's start-up, the
+workers' start-up and the driver's reading included) in one run on this machine as loaded as it
+is (the load average is recorded before and after each run): only same-run ratios mean anything
+on a shared machine. The driver imports TensorFlow and tokenises once before any timing, so that
 the first run does not pay for the driver's imports alone. With `--repeat N` each figure is
 the fastest of N runs (all are recorded). With `--double` every stage also runs at twice
 its size, and the added work over the added time (per worker count) is the marginal

@@ -4,9 +4,9 @@ Each worker loads the backbone once (`DoFn.setup`) and runs the local per-video 
 (`extract.features.videos_features`: decode, sample, normalise, the backbone over batches of
 clips) on a group of consecutive videos whose clips share backbone calls, then writes each
 video's features atomically (`extract.writing.write_part`, the local writer) with a small
-receipt beside them (`.<video>.done.json`: duration and clip count). The driver records the receipts in durations.json / extract.json (and packs an HDF5
-output) as the local path does, so a re-run, also after a pipeline that died, skips every
-video with features and a receipt.
+receipt beside them (`.<video>.done.json`: duration and clip count). The driver records the
+receipts in durations.json / extract.json (and packs an HDF5 output) as the local path does, so
+a re-run, also after a pipeline that died, skips every video with features and a receipt.
 
 A video that fails (unreadable, empty, a backbone error) goes to the dead-letter output with
 its name and reason: recorded in extract.json's "failed", counted in the summary, and the

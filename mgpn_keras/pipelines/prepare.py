@@ -30,7 +30,6 @@ from collections import Counter
 from pathlib import Path
 
 import apache_beam as beam
-import numpy as np
 
 from mgpn_keras.config import Config
 from mgpn_keras.datasets import accounting
