@@ -101,7 +101,11 @@ class VideoReader:
     def convert(self, frame) -> np.ndarray:
         """A decoded PyAV frame -> uint8 (height, width, 3) RGB at `frame_size`."""
         w, h = self._target_size(frame.width, frame.height)
-        image = frame.to_ndarray(format="rgb24", width=w, height=h, interpolation="BILINEAR")
+        # threads=1: PyAV's default (0) lets swscale start a thread pool for every frame; on
+        # a 48x64 -> 27x20 conversion that took 7x the time of one thread (1.5 s against
+        # 0.21 s for a 120 s video, 14 context switches a frame), with the same pixels.
+        image = frame.to_ndarray(format="rgb24", width=w, height=h, interpolation="BILINEAR",
+                                 threads=1)
         return _center_crop(image, self.frame_size)
 
     def __iter__(self) -> Iterator[tuple[float, "Frame"]]:
