@@ -6,9 +6,9 @@ or float32), with all the consecutive queries (in record order) on that video: f
 `num_sample_clips` happen when the record is read (`queries`, in the `tf.data` map), so a shard
 is no larger than the features it comes from, and one prepared set serves any clip count.
 
-Each clip's L2 norm is computed once, here, by the protocol's `l2_norm` (NumPy's pairwise order)
-and stored beside the features (4 bytes a clip: 0.1% of 4096-d float16 clips, 0.2% of 500-d
-float32 ones). Reading then only divides by it, which gives the bits of normalising in the map,
+Each clip's L2 norm is computed once, when the record is written (`example_encoding.clip_norms`:
+NumPy's pairwise order, which the protocol's `l2_norm` reproduces), and stored beside the
+features (4 bytes a clip: 0.1% of 4096-d float16 clips, 0.2% of 500-d float32 ones). Reading then only divides by it, which gives the bits of normalising in the map,
 without paying the ordered sum of squares every epoch for every video.
 
 Fields:
@@ -28,67 +28,11 @@ Fields:
 
 from __future__ import annotations
 
-import numpy as np
 import tensorflow as tf
 
+# The writer's half, without TensorFlow (a Beam worker of `mgpn prepare` imports only it).
+from mgpn_keras.datasets.example_encoding import STORED_DTYPES, clip_norms, encode  # noqa: F401
 from mgpn_keras.protocol.clip_averaging import model_clips
-from mgpn_keras.protocol.l2_normalize import l2_norm
-
-STORED_DTYPES = ("float32", "float16")
-_norm_functions: dict[int, tf.types.experimental.GenericFunction] = {}
-
-
-def clip_norms(clip_features: np.ndarray) -> np.ndarray:
-    """(num_clips, width) float16/32 -> (num_clips,) float32: each clip's `l2_norm` of its
-    float32 features, as the pipeline would compute it."""
-    width = clip_features.shape[1]
-    if width not in _norm_functions:  # one trace per width, whatever the clip count
-        _norm_functions[width] = tf.function(
-            lambda x: l2_norm(x, axis=-1)[:, 0],
-            input_signature=[tf.TensorSpec([None, width], tf.float32)])
-    return _norm_functions[width](tf.constant(clip_features, tf.float32)).numpy()
-
-
-def encode(video_id: str, duration: float, clip_features: np.ndarray, queries) -> bytes:
-    """Serialise one video with its queries.
-
-    Args:
-        video_id, duration: the video.
-        clip_features: (num_clips, feature_width) float32 or float16, the checked source.
-        queries: sequence of (token_ids, start, end, sentence, index).
-    """
-    feature = tf.train.Feature
-    dtype = np.dtype(clip_features.dtype).name
-    if dtype not in STORED_DTYPES:
-        raise ValueError(f"clip features of {video_id!r} have dtype {dtype}, expected one of "
-                         f"{STORED_DTYPES}")
-    raw = np.ascontiguousarray(clip_features, dtype=np.dtype(dtype).newbyteorder("<")).tobytes()
-    norms = clip_norms(clip_features).astype("<f4").tobytes()
-
-    def ints(values):
-        return feature(int64_list=tf.train.Int64List(value=list(values)))
-
-    def strings(values):
-        return feature(bytes_list=tf.train.BytesList(value=list(values)))
-
-    example = tf.train.Example(features=tf.train.Features(feature={
-        "clip_features": strings([raw]),
-        "clip_norms": strings([norms]),
-        "num_clips": ints([clip_features.shape[0]]),
-        "dtype": strings([dtype.encode("ascii")]),
-        "video_id": strings([video_id.encode("utf-8")]),
-        "duration": feature(float_list=tf.train.FloatList(value=[duration])),
-        "token_ids": ints(i for q in queries for i in q[0]),
-        "num_tokens": ints(len(q[0]) for q in queries),
-        "times": feature(float_list=tf.train.FloatList(
-            value=[t for q in queries for t in (q[1], q[2])])),
-        "sentence": strings(q[3].encode("utf-8") for q in queries),
-        "index": ints(q[4] for q in queries),
-    }))
-    # Map entries in key order: otherwise their order follows the process's string hashing, and
-    # the same record has other bytes on another worker (or run) of a Beam pipeline.
-    return example.SerializeToString(deterministic=True)
-
 
 _SPEC = {
     "clip_features": tf.io.FixedLenFeature([], tf.string),
