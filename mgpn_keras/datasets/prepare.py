@@ -44,6 +44,7 @@ from mgpn_keras.datasets import shard_inputs as shard_inputs_lib
 from mgpn_keras.datasets.durations import duration_statistics
 from mgpn_keras.datasets import vocabulary as vocab_lib
 from mgpn_keras.datasets.errors import DataError
+from mgpn_keras.gc_pause import paused_gc
 
 STATE_NAME = "prepare_state.json"
 VECTORS_NAME = "vectors.npy"
@@ -174,6 +175,12 @@ def read_inputs(cfg: Config, data_dir: str | os.PathLike, glove=None,
                 splits: list[str] | None = None, progress: bool = True, *,
                 features: str | os.PathLike | None = None) -> Inputs:
     """Read the annotations, tokenise every sentence and build the vocabulary (`Inputs`)."""
+    with paused_gc():
+        return _read_inputs(cfg, data_dir, glove, splits, progress, features=features)
+
+
+def _read_inputs(cfg: Config, data_dir: str | os.PathLike, glove, splits: list[str] | None,
+                 progress: bool, *, features: str | os.PathLike | None) -> Inputs:
     data_dir = Path(data_dir)
     dataset = cfg.data.dataset
     if splits is None:

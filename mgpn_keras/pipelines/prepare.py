@@ -44,6 +44,7 @@ from mgpn_keras.datasets import accounting
 from mgpn_keras.datasets import annotations as anno
 from mgpn_keras.datasets import features as feats
 from mgpn_keras.datasets import prepare as prep
+from mgpn_keras.gc_pause import paused_gc
 from mgpn_keras.pipelines.options import Outputs, exit_without_teardown, pipeline_options
 
 
@@ -194,15 +195,17 @@ def prepare_beam(cfg: Config, data_dir: str | os.PathLike, out_dir: str | os.Pat
     finished = prep._claim_output(out_dir, settings, overwrite, None)
     prep.write_vectors(out_dir, inputs.matrix)
     reader_drops = sum(len(v) for v in inputs.drops.values())
-    items = [(split, k, record, toks, ids) for split in splits
-             for k, (record, toks, ids) in enumerate(zip(
-                 inputs.records[split], inputs.tokens[split], inputs.ids[split]))]
-    # Beam's cost is per element (encoding, a call per transform): records travel in chunks.
-    chunks = [items[i:i + CHUNK] for i in range(0, len(items), CHUNK)]
     feature_path = str(inputs.feature_path)
 
     with Outputs() as out:
-        chunk_files = out.stage("records", chunks)
+        with paused_gc():
+            items = [(split, k, record, toks, ids) for split in splits
+                     for k, (record, toks, ids) in enumerate(zip(
+                         inputs.records[split], inputs.tokens[split], inputs.ids[split]))]
+            # Beam's cost is per element (encoding, a call per transform): records travel in
+            # chunks.
+            chunk_files = out.stage("records", [items[i:i + CHUNK]
+                                                for i in range(0, len(items), CHUNK)])
         with beam.Pipeline(options=pipeline_options(runner, workers, pipeline_args)) as p:
             records = p | "records" >> beam.Create(chunk_files, reshuffle=True)
             classified = records | "classify" >> beam.ParDo(
