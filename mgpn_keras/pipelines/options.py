@@ -104,12 +104,12 @@ class Outputs:
         """
         import pickle
 
-        from mgpn_keras import atomic
-
         paths = []
         for k, chunk in enumerate(chunks):
             path = self.folder / f"{name}-{k:05d}.pkl"
-            atomic.write_bytes(path, pickle.dumps(chunk, protocol=pickle.HIGHEST_PROTOCOL))
+            # not through atomic.py: scratch, read in this run only (a run that dies stages
+            # again); atomic.py's flush to disk cost a file system sync per chunk
+            path.write_bytes(pickle.dumps(chunk, protocol=pickle.HIGHEST_PROTOCOL))
             paths.append(str(path))
         return paths
 
