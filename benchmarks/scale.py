@@ -55,10 +55,13 @@ def bench_prepare(root: Path, scale: int, workers: int) -> dict:
     from mgpn_keras.datasets import synthetic
     from mgpn_keras.pipelines.prepare import prepare_beam
 
-    data = synthetic.write(root / f"synthetic-{scale}", seed=0, train_queries=3000 * scale,
-                           val_queries=500 * scale, test_queries=1000 * scale)
+    data = root / f"synthetic-{scale}"
+    if not data.is_dir():  # made once per size: every run reads the same files
+        synthetic.write(data, seed=0, train_queries=3000 * scale, val_queries=500 * scale,
+                        test_queries=1000 * scale)
     out = root / f"shards-{scale}-{workers}"
     shutil.rmtree(out, ignore_errors=True)
+    _settle()
     started = time.perf_counter()
     manifest = prepare_beam(preset("synthetic"), data, out, workers=workers, summary=False,
                             pipeline_args=SEPARATE)
@@ -84,6 +87,7 @@ def bench_extract(root: Path, count: int, video_seconds: float, workers: int) ->
                       pixel_range="-1_1", feature_width=12)
     out = root / f"features-{count}-{workers}"
     shutil.rmtree(out, ignore_errors=True)
+    _settle()
     started = time.perf_counter()
     summary = extract_beam(videos, backbone, spec, out, workers=workers, progress=False,
                            pipeline_args=SEPARATE)
@@ -92,6 +96,12 @@ def bench_extract(root: Path, count: int, video_seconds: float, workers: int) ->
             "clips": summary["clips"],
             "seconds": round(seconds, 2), "videos_per_s": round(summary["extracted"] / seconds, 3),
             "failed": len(summary["failed"])}
+
+
+def _settle() -> None:
+    # The previous run's output (hundreds of MB) is still being written back to disk by the
+    # kernel; flushed here, that write-back does not share the cores with the timed run.
+    os.sync()
 
 
 # Each stage's throughput (its unit per second) and its unit.
