@@ -111,8 +111,6 @@ RATE = {"prepare": ("queries_per_s", "queries"), "extract": ("videos_per_s", "vi
 def _warm_driver() -> None:
     # What every driver run needs once per process (TensorFlow, the tokenizer, Beam): paid
     # here, not by whichever run comes first.
-    import apache_beam  # noqa: F401
-
     import apache_beam as beam
 
     from mgpn_keras.datasets.prepare import tokenize

@@ -8,8 +8,9 @@ is no larger than the features it comes from, and one prepared set serves any cl
 
 Each clip's L2 norm is computed once, when the record is written (`example_encoding.clip_norms`:
 NumPy's pairwise order, which the protocol's `l2_norm` reproduces), and stored beside the
-features (4 bytes a clip: 0.1% of 4096-d float16 clips, 0.2% of 500-d float32 ones). Reading then only divides by it, which gives the bits of normalising in the map,
-without paying the ordered sum of squares every epoch for every video.
+features (4 bytes a clip: 0.1% of 4096-d float16 clips, 0.2% of 500-d float32 ones). Reading
+then only divides by it, which gives the bits of normalising in the map, without paying the
+ordered sum of squares every epoch for every video.
 
 Fields:
     clip_features  bytes, (num_clips, feature_width) little-endian, row-major, of `dtype`
