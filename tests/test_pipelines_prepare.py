@@ -78,3 +78,18 @@ def test_a_failing_shard_is_written_once_by_the_rerun(data, tmp_path):
     assert _records(out) == _records(data / "local")
     assert not list(out.glob(".*tmp*"))
     assert _manifest(out)["counts"] == _manifest(data / "local")["counts"]
+
+
+def test_strict_writes_no_shard_when_a_worker_drops_a_record(tmp_path):
+    data = tmp_path / "data"
+    write_layout(data, "activitynet_npy", splits=("test",))
+    anno = json.loads((data / "test.json").read_text())
+    for video in anno.values():  # no record the reader drops: the workers' classify must
+        video["timestamps"], video["sentences"] = video["timestamps"][:2], video["sentences"][:2]
+    (data / "test.json").write_text(json.dumps(anno))
+    (data / "c3d_features" / "v_test1.npy").unlink()
+    with pytest.raises(SystemExit, match=r"test.json: video 'v_test1' sentences\[0\]: dropped, "
+                                         r"video without features: .*\(--strict .*; 1 more "
+                                         r"dropped\)$"):
+        _prepare(data, tmp_path / "shards", "--strict", "--runner", "DirectRunner")
+    assert not list((tmp_path / "shards").glob("*.tfrecord"))

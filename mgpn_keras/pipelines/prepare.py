@@ -8,19 +8,21 @@ pipeline then
 
 1. classifies every record (`datasets.prepare.classify`, the local filter) on the workers,
    a chunk at a time, each worker holding the feature store open from `setup`; the drops by
-   reason are summed by a CombineFn across workers. A kept record leaves the worker as a
-   `RecordRef` (split, index, video, where it lies in the chunk files), not whole;
-2. plans the shards from the kept references in record order (`_plan_shards`, one grouped
-   element: the plan is the local one, so shard names and contents do not depend on the
-   workers);
+   reason are summed by a CombineFn across workers. A chunk leaves the worker as the
+   positions of its kept records, not the records;
+2. plans the shards from the kept positions in record order (`_plan_shards`, one grouped
+   element, reading each position's split, index and video from the index the driver
+   staged beside the chunks: the plan is the local one, so shard names and contents do not
+   depend on the workers);
 3. writes each shard (`datasets.prepare.build_shard`, the local writer: atomic, skipping
    finished shards of unchanged inputs) on whichever worker gets it, reading its records
    back from the chunk files.
 
-Only references pass through the runner between the stages: the runner is a thread pool in
-the driver's process that serialises every element it carries, and with the records
-themselves the barrier between classifying and writing took 1.5 s of 45,000 records
-(measured), time in which no worker could write.
+Only positions (integers) pass through the runner between the stages: the runner is a thread
+pool in the driver's process that decodes and encodes every element it carries, and no
+worker can write while it does. With the records themselves the barrier between classifying
+and writing took 1.5 s of 45,000 records; with a named tuple per kept record (split, index,
+video, chunk file, position) 0.7 s (measured).
 
 The driver then records the shards' inputs in prepare_state.json and writes manifest.json, as
 the local path does. A pipeline that fails leaves only complete shards (atomic renames);
@@ -73,20 +75,23 @@ class DropCounts(beam.CombineFn):
         return {split: dict(counts) for split, counts in acc.items()}
 
 
-class RecordRef(NamedTuple):
-    """A kept record as the plan sees it: what `_plan_shards` reads (`video_id`) and where the
-    writer finds the record (`chunk`, the chunk file; `at`, its position there)."""
+class RecordIndex(NamedTuple):
+    """What the plan reads of each staged record, by position (the k-th record of chunk c is
+    at position c * CHUNK + k). Staged by the driver as one file, so that only positions pass
+    between the stages."""
 
-    split: str
-    index: int  # in its split
-    video_id: str
-    chunk: str
-    at: int
+    split: list[int]  # into the run's splits
+    video_id: list[str]
+
+
+class _Video(NamedTuple):
+    video_id: str  # what `_plan_shards` reads of a record
 
 
 class _Classify(beam.DoFn):
-    """A chunk of records (a file `Outputs.stage` wrote) -> (a `RecordRef` of each kept
-    record, its number of drops); each drop also as a tagged (split, k, Drop fields)."""
+    """(chunk number, a chunk of records: a file `Outputs.stage` wrote) -> (the positions of
+    its kept records, its number of drops); each drop also as a tagged (split, k, Drop
+    fields)."""
 
     def __init__(self, feature_path: str):
         self.feature_path = feature_path
@@ -95,12 +100,13 @@ class _Classify(beam.DoFn):
         exit_without_teardown()
         self.store = feats.open_feature_store(self.feature_path)
 
-    def process(self, path):
+    def process(self, numbered):
+        number, path = numbered
         kept, drops = [], 0
         for at, (split, k, record, tokens, ids) in enumerate(Outputs.load(path)):
             drop = prep.classify(record, tokens, ids, self.store)
             if drop is None:
-                kept.append(RecordRef(split, k, record.video_id, path, at))
+                kept.append(number * CHUNK + at)
             else:
                 drops += 1
                 yield beam.pvalue.TaggedOutput("dropped", (split, k, dataclasses.asdict(drop)))
@@ -110,20 +116,23 @@ class _Classify(beam.DoFn):
         self.store.close()
 
 
-def _plan(grouped, splits: list[str], shard_size: int, finished: dict, strict: bool,
-          reader_drops: int):
-    """Every chunk's kept records (one grouped element) -> one (position, (split, name, runs,
-    finished inputs)) per shard, the costliest shards first (`_by_cost`)."""
+def _plan(grouped, index_path: str, splits: list[str], shard_size: int, finished: dict,
+          strict: bool, reader_drops: int):
+    """Every chunk's kept positions (one grouped element) -> one (order, (split, name, runs,
+    finished inputs)) per shard, the costliest shards first (`_by_cost`); a run is a list of
+    (index among the split's kept records, position)."""
     _, chunks = grouped
     chunks = list(chunks)
     if strict and (reader_drops or any(drops for _, drops in chunks)):
         return  # --strict: the driver reports the first drop; nothing is written
-    by_split = {split: [] for split in splits}
-    kept = [ref for refs, _ in chunks for ref in refs]
-    for ref in sorted(kept, key=lambda ref: (splits.index(ref.split), ref.index)):
-        by_split[ref.split].append((ref, None))  # `_plan_shards` reads ref.video_id
-    jobs = [(split, name, runs, finished.get(name)) for split in splits
-            for name, runs in prep._plan_shards(split, by_split[split], shard_size)]
+    index: RecordIndex = Outputs.load(index_path)
+    by_split = [[] for _ in splits]
+    # Positions follow the driver's order: split by split, each in record order.
+    for at in sorted(at for kept, _ in chunks for at in kept):
+        by_split[index.split[at]].append((_Video(index.video_id[at]), at))
+    jobs = [(split, name, [[(k, at) for k, _, at in run] for run in runs], finished.get(name))
+            for split, items in zip(splits, by_split)
+            for name, runs in prep._plan_shards(split, items, shard_size)]
     yield from enumerate(sorted(jobs, key=_by_cost))
 
 
@@ -142,26 +151,28 @@ def _by_cost(job) -> tuple:
 
 
 class _WriteShard(beam.DoFn):
-    """One planned shard (runs of `RecordRef`s) -> its records read back from their chunk
+    """One planned shard (runs of (k, position)) -> its records read back from their chunk
     files, written (or kept), reported as {split, name, queries, inputs, how}."""
 
-    def __init__(self, out_dir: str, cfg: Config, feature_path: str):
+    def __init__(self, out_dir: str, cfg: Config, feature_path: str, chunk_files: list[str]):
         self.out_dir, self.cfg, self.feature_path = out_dir, cfg, feature_path
+        self.chunk_files = chunk_files
 
     def setup(self):
         exit_without_teardown()
         self.store = feats.open_feature_store(self.feature_path)
-        self.chunk_path, self.chunk = None, None
+        self.chunk_number, self.chunk = None, None
 
-    def _record(self, ref: RecordRef):
-        if ref.chunk != self.chunk_path:  # a shard's records lie in one or two chunks
-            self.chunk_path, self.chunk = ref.chunk, Outputs.load(ref.chunk)
-        _, _, record, _, ids = self.chunk[ref.at]
+    def _record(self, at: int):
+        number, at = divmod(at, CHUNK)
+        if number != self.chunk_number:  # a shard's records lie in one or two chunks
+            self.chunk_number, self.chunk = number, Outputs.load(self.chunk_files[number])
+        _, _, record, _, ids = self.chunk[at]
         return record, ids
 
     def process(self, job):
         split, name, planned, old = job
-        runs = [[(k, *self._record(ref)) for k, ref, _ in run] for run in planned]
+        runs = [[(k, *self._record(at)) for k, at in run] for run in planned]
         inputs, how = prep.build_shard(Path(self.out_dir), name, runs, self.cfg, self.store, old)
         yield {"split": split, "name": name, "queries": prep._num_queries(runs),
                "inputs": inputs, "how": how}
@@ -206,8 +217,11 @@ def prepare_beam(cfg: Config, data_dir: str | os.PathLike, out_dir: str | os.Pat
             # chunks.
             chunk_files = out.stage("records", [items[i:i + CHUNK]
                                                 for i in range(0, len(items), CHUNK)])
+            index_path, = out.stage("index", [RecordIndex(
+                [splits.index(split) for split, *_ in items],
+                [record.video_id for _, _, record, *_ in items])])
         with beam.Pipeline(options=pipeline_options(runner, workers, pipeline_args)) as p:
-            records = p | "records" >> beam.Create(chunk_files, reshuffle=True)
+            records = p | "records" >> beam.Create(list(enumerate(chunk_files)), reshuffle=True)
             classified = records | "classify" >> beam.ParDo(
                 _Classify(feature_path)).with_outputs("dropped", main="kept")
             drop_counts = (classified.dropped
@@ -218,11 +232,12 @@ def prepare_beam(cfg: Config, data_dir: str | os.PathLike, out_dir: str | os.Pat
             shards = (classified.kept
                       | "one key" >> beam.Map(lambda chunk: (None, chunk))
                       | "gather" >> beam.GroupByKey()
-                      | "plan" >> beam.FlatMap(_plan, splits, shard_size, finished, strict,
-                                               reader_drops)
+                      | "plan" >> beam.FlatMap(_plan, index_path, splits, shard_size,
+                                               finished, strict, reader_drops)
                       | "spread" >> beam.GroupByKey()
                       | "one each" >> beam.FlatMap(lambda keyed: keyed[1])
-                      | "write" >> beam.ParDo(_WriteShard(str(out_dir), cfg, feature_path)))
+                      | "write" >> beam.ParDo(_WriteShard(str(out_dir), cfg, feature_path,
+                                                          chunk_files)))
             out.collect({"shards": shards, "dropped": classified.dropped,
                          "drop_counts": drop_counts})
         results, dropped = out.read("shards"), out.read("dropped")
