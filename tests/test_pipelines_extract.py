@@ -3,6 +3,7 @@ dead-lettered with its reason while the others are written; a re-run extracts on
 missing."""
 
 import json
+import re
 import shutil
 
 import numpy as np
@@ -32,6 +33,9 @@ def test_two_workers_extract_the_local_features_and_dead_letter_a_bad_video(kit,
     assert main([*common, "--out", str(beam), "--workers", "2"]) == 1  # 1: a video failed
     said = capsys.readouterr().out
     assert "4 videos extracted" in said and "1 failed" in said and "broken" in said
+    work, run = map(float, re.search(r"DirectRunner x2: the workers worked (\S+) s of the run's "
+                                     r"(\S+) s", said).groups())
+    assert 0 < work < run
     got, want = _features(beam), _features(local)
     assert sorted(got) == sorted(want) == ["ntsc", "slow7", "steady30", "vfr"]
     for video in want:

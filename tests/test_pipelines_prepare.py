@@ -2,6 +2,7 @@
 shards and manifest; a shard that fails mid-pipeline is written once by the re-run."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -54,6 +55,11 @@ def test_two_workers_write_the_local_shards_and_counts(data, capsys):
     manifest = load_manifest(out)
     assert manifest.counts["test"] + manifest.dropped["test"] == manifest.read["test"]
     assert "test: 9 queries kept of 16 records read" in said
+    work, run = map(float, re.search(r"DirectRunner x2: the workers worked (\S+) s of the run's "
+                                     r"(\S+) s", said).groups())
+    assert 0 < work < run
+    assert load_manifest(out).info["pipeline"] == {"runner": "DirectRunner", "workers": 2,
+                                                   "work_seconds": pytest.approx(work, abs=0.05)}
     np.testing.assert_array_equal(np.load(out / "vectors.npy"), np.load(data / "local" / "vectors.npy"))
     state = json.loads((out / "prepare_state.json").read_text())
     assert state == json.loads((data / "local" / "prepare_state.json").read_text())

@@ -282,8 +282,11 @@ def build_shard(out_dir: Path, name: str, runs: list[list], cfg: Config, store,
 def write_manifest(cfg: Config, inputs: Inputs, out_dir: Path,
                    shards: dict[str, list[tuple[str, int]]], by_reason: dict[str, dict],
                    status: dict[str, int], started: float, *, progress: bool,
-                   summary: bool) -> Path:
-    """Write manifest.json (last: its presence means the shards are complete) and the summary."""
+                   summary: bool, pipeline: dict | None = None) -> Path:
+    """Write manifest.json (last: its presence means the shards are complete) and the summary.
+
+    `pipeline`: how a Beam run ran (runner, workers, the workers' span), kept in info.
+    """
     dropped = {split: sum(v.values()) for split, v in by_reason.items()}
     info = {"data_dir": str(inputs.data_dir.resolve()),
             "features": str(inputs.feature_path.resolve()), "glove": inputs.glove,
@@ -293,6 +296,8 @@ def write_manifest(cfg: Config, inputs: Inputs, out_dir: Path,
             "shards_rebuilt": status["rebuilt"],
             # The default window of long-video retrieval (mgpn_keras.retrieval.windowing).
             "durations": {s: duration_statistics(v) for s, v in inputs.records.items()}}
+    if pipeline is not None:
+        info["pipeline"] = pipeline
     content = manifest_lib.manifest_dict(
         cfg, inputs.vocabulary, VECTORS_NAME,
         {s: sum(n for _, n in v) for s, v in shards.items()}, dropped, shards, info,

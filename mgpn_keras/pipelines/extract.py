@@ -29,6 +29,7 @@ from mgpn_keras.extract.features import DEFAULT_BATCH_SIZE, videos_features
 from mgpn_keras.extract.run import extract_fingerprint, extract_summary, video_files
 from mgpn_keras.extract.specs import FeatureSpec, load_spec
 from mgpn_keras.extract.writing import FeatureWriter, parts_folder, write_part
+from mgpn_keras.pipelines import work_span
 from mgpn_keras.pipelines.options import Outputs, exit_without_teardown, pipeline_options
 from mgpn_keras.runs.lock import hold_run_folder
 
@@ -55,6 +56,7 @@ class ExtractVideos(beam.DoFn):
         self.backbone = load_backbone(self.source, self.output)  # once per worker
 
     def process(self, paths: list[str]):
+        work_span.mark()
         for path, result in videos_features(paths, self.spec, self.backbone,
                                             batch_size=self.batch_size):
             video = video_id(path)
@@ -70,6 +72,7 @@ class ExtractVideos(beam.DoFn):
                     "clips": int(result.features.shape[0])}
             atomic.write_json(receipt_path(Path(self.parts), video), done)
             yield done
+        work_span.mark()
 
 
 def video_groups(paths: list[str], workers: int | None) -> list[list[str]]:
@@ -121,6 +124,7 @@ def extract_beam(videos: str | os.PathLike, backbone: str | os.PathLike,
                                source, backbone_output, spec, str(parts), batch_size,
                                strict)).with_outputs(FAILED, main="done"))
                 sink.collect({"done": results.done, FAILED: results[FAILED]})
+            work_seconds = work_span.span_seconds(p.result)
             done, failed = sink.read("done"), dict(sorted(sink.read(FAILED)))
         try:
             for item in sorted(done, key=lambda d: d["video"]):
@@ -130,5 +134,9 @@ def extract_beam(videos: str | os.PathLike, backbone: str | os.PathLike,
                 writer.failed(video, reason)
         finally:
             writer.close()
-    return extract_summary(out, writer, len(done), kept, failed, others,
-                           sum(d["clips"] for d in done), started, progress)
+    summary = extract_summary(out, writer, len(done), kept, failed, others,
+                              sum(d["clips"] for d in done), started, progress)
+    summary["work_seconds"] = work_seconds  # the workers' span (`work_span`)
+    if progress:
+        print(work_span.summary_line(runner, workers, work_seconds, summary["seconds"]))
+    return summary

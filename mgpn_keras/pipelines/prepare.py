@@ -47,7 +47,9 @@ from mgpn_keras.datasets import annotations as anno
 from mgpn_keras.datasets import features as feats
 from mgpn_keras.datasets import prepare as prep
 from mgpn_keras.gc_pause import paused_gc
-from mgpn_keras.pipelines.options import Outputs, exit_without_teardown, pipeline_options
+from mgpn_keras.pipelines import work_span
+from mgpn_keras.pipelines.options import (DIRECT, Outputs, exit_without_teardown,
+                                          pipeline_options)
 
 
 CHUNK = 512  # records per element up to the shard plan
@@ -101,6 +103,7 @@ class _Classify(beam.DoFn):
         self.store = feats.open_feature_store(self.feature_path)
 
     def process(self, numbered):
+        work_span.mark()
         number, path = numbered
         kept, drops = [], 0
         for at, (split, k, record, tokens, ids) in enumerate(Outputs.load(path)):
@@ -110,6 +113,7 @@ class _Classify(beam.DoFn):
             else:
                 drops += 1
                 yield beam.pvalue.TaggedOutput("dropped", (split, k, dataclasses.asdict(drop)))
+        work_span.mark()
         yield kept, drops
 
     def teardown(self):
@@ -171,9 +175,11 @@ class _WriteShard(beam.DoFn):
         return record, ids
 
     def process(self, job):
+        work_span.mark()
         split, name, planned, old = job
         runs = [[(k, *self._record(at)) for k, at in run] for run in planned]
         inputs, how = prep.build_shard(Path(self.out_dir), name, runs, self.cfg, self.store, old)
+        work_span.mark()
         yield {"split": split, "name": name, "queries": prep._num_queries(runs),
                "inputs": inputs, "how": how}
 
@@ -240,6 +246,7 @@ def prepare_beam(cfg: Config, data_dir: str | os.PathLike, out_dir: str | os.Pat
                                                           chunk_files)))
             out.collect({"shards": shards, "dropped": classified.dropped,
                          "drop_counts": drop_counts})
+        work_seconds = work_span.span_seconds(p.result)
         results, dropped = out.read("shards"), out.read("dropped")
         combined = out.read("drop_counts")[0]
 
@@ -264,6 +271,11 @@ def prepare_beam(cfg: Config, data_dir: str | os.PathLike, out_dir: str | os.Pat
     status = Counter(r["how"] for r in results)
     shard_list = {split: [(r["name"], r["queries"]) for r in results if r["split"] == split]
                   for split in splits}
-    return prep.write_manifest(cfg, inputs, out_dir, shard_list, by_reason,
+    path = prep.write_manifest(cfg, inputs, out_dir, shard_list, by_reason,
                                {k: status.get(k, 0) for k in ("reused", "rebuilt", "written")},
-                               started, progress=False, summary=summary)
+                               started, progress=False, summary=summary,
+                               pipeline={"runner": runner or DIRECT, "workers": workers or 1,
+                                         "work_seconds": work_seconds})
+    if summary:
+        print(work_span.summary_line(runner, workers, work_seconds, time.time() - started))
+    return path
