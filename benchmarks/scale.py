@@ -1,7 +1,8 @@
 """Throughput of `mgpn prepare` and `mgpn extract` on Beam's DirectRunner with 1 and 2 worker
-processes, each worker a process of its own with TensorFlow held to one thread (so the figure
-shows how the work scales per worker, not TensorFlow's own threading), and the per-query / per-video
-costs docs/scale.md's cost model multiplies out.
+processes, each worker a process of its own with TensorFlow and the video decoder held to one
+thread (so the figure shows how the work scales per worker, not the libraries' own threading:
+with FFmpeg's default a lone worker decoded on both cores), and the per-query / per-video costs
+docs/scale.md's cost model multiplies out.
 
     python benchmarks/scale.py [--scale 10] [--videos 24] [--video-seconds 4] [--repeat 1]
         [--double] [--stages prepare extract] [--out benchmarks/results/scale.json]
@@ -95,7 +96,7 @@ def bench_extract(root: Path, count: int, video_seconds: float, workers: int) ->
     _settle()
     started = time.perf_counter()
     summary = extract_beam(videos, backbone, spec, out, workers=workers, progress=False,
-                           pipeline_args=SEPARATE)
+                           pipeline_args=SEPARATE, worker_threads=1)
     seconds = time.perf_counter() - started
     work = summary["work_seconds"]
     return {"videos": summary["extracted"], "video_seconds": count * video_seconds,

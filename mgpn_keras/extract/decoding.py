@@ -60,8 +60,10 @@ class VideoReader:
     """
 
     def __init__(self, path: str | os.PathLike, frame_size: tuple[int, int],
-                 resize: str = "stretch", short_side: int | None = None):
+                 resize: str = "stretch", short_side: int | None = None,
+                 decode_threads: int = 0):
         self.path = Path(path)
+        self.decode_threads = decode_threads  # 0: FFmpeg's choice (a thread per core)
         self.frame_size = tuple(frame_size)
         self.resize = resize
         self.short_side = short_side
@@ -113,6 +115,10 @@ class VideoReader:
         with container:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"  # frame-threaded decoding: same frames, faster
+            if self.decode_threads:
+                # A process that shares the cores with others (a local Beam worker) keeps to
+                # its share: FFmpeg's default starts a thread per core in every process.
+                stream.thread_count = self.decode_threads
             base = stream.time_base
             rate = stream.average_rate or stream.guessed_rate
             self.native_fps = float(rate) if rate else None

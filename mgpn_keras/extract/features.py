@@ -68,7 +68,7 @@ class _Video:
 
 def videos_features(paths, spec: FeatureSpec, backbone: Backbone, *,
                     batch_size: int = DEFAULT_BATCH_SIZE,
-                    on_batch: Callable[[int], None] | None = None
+                    on_batch: Callable[[int], None] | None = None, decode_threads: int = 0
                     ) -> Iterator[tuple[str | os.PathLike, VideoFeatures | Exception]]:
     """Extract several videos' features, `batch_size` clips per backbone call whichever videos
     they come from: a video's last clips share a call with the next video's first, so short
@@ -79,7 +79,8 @@ def videos_features(paths, spec: FeatureSpec, backbone: Backbone, *,
     soon as a video's last clip is through the backbone, or (path, the exception) for a video
     that cannot be used (`video_features`'s errors, or any other), and goes on with the next.
     A call that fails for a batch holding several videos is run again per video, so that only
-    the video it fails for gets the error.
+    the video it fails for gets the error. `decode_threads`: the decoder's threads per video
+    (0: FFmpeg's choice, a thread per core).
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
@@ -127,7 +128,7 @@ def videos_features(paths, spec: FeatureSpec, backbone: Backbone, *,
         video = _Video(path)
         try:
             video.reader = reader = VideoReader(path, spec.frame_size, spec.resize,
-                                                spec.short_side)
+                                                spec.short_side, decode_threads)
             duration = lambda: reader.duration  # noqa: E731  (known once the frames are read)
             frames = iter(reader)
             if spec.fps is not None:

@@ -30,7 +30,8 @@ from mgpn_keras.extract.run import extract_fingerprint, extract_summary, video_f
 from mgpn_keras.extract.specs import FeatureSpec, load_spec
 from mgpn_keras.extract.writing import FeatureWriter, parts_folder, write_part
 from mgpn_keras.pipelines import work_span
-from mgpn_keras.pipelines.options import Outputs, exit_without_teardown, pipeline_options
+from mgpn_keras.pipelines.options import (Outputs, exit_without_teardown, limit_threads,
+                                          local_worker_threads, pipeline_options)
 from mgpn_keras.runs.lock import hold_run_folder
 
 FAILED = "failed"
@@ -47,18 +48,21 @@ class ExtractVideos(beam.DoFn):
     (video, reason)."""
 
     def __init__(self, backbone: str, backbone_output: str | None, spec: FeatureSpec,
-                 parts: str, batch_size: int, strict: bool):
+                 parts: str, batch_size: int, strict: bool, threads: int = 0):
         self.source, self.output, self.spec = backbone, backbone_output, spec
         self.parts, self.batch_size, self.strict = parts, batch_size, strict
+        self.threads = threads  # the backbone's and the decoder's (0: their own choice)
 
     def setup(self):
         exit_without_teardown()
+        limit_threads(self.threads)
         self.backbone = load_backbone(self.source, self.output)  # once per worker
 
     def process(self, paths: list[str]):
         work_span.mark()
         for path, result in videos_features(paths, self.spec, self.backbone,
-                                            batch_size=self.batch_size):
+                                            batch_size=self.batch_size,
+                                            decode_threads=self.threads):
             video = video_id(path)
             if isinstance(result, Exception):  # the dead letter: any one video's failure
                 if self.strict:
@@ -91,13 +95,18 @@ def extract_beam(videos: str | os.PathLike, backbone: str | os.PathLike,
                  batch_size: int = DEFAULT_BATCH_SIZE, strict: bool = False,
                  overwrite: bool = False, progress: bool = True,
                  backbone_output: str | None = None, runner: str | None = None,
-                 workers: int | None = None, pipeline_args: list[str] | None = None) -> dict:
+                 workers: int | None = None, pipeline_args: list[str] | None = None,
+                 worker_threads: int | None = None) -> dict:
     """`extract.run.extract_videos` as a Beam pipeline; returns the same summary.
 
     Unlike the local loop (which stops at the first bad video unless skip_bad), failed videos
-    are dead-lettered unless `strict`.
+    are dead-lettered unless `strict`. `worker_threads`: each worker's TensorFlow and decoder
+    threads (default: `local_worker_threads`, the worker's share of this machine's cores
+    under the DirectRunner; 0: the libraries' own choice).
     """
     started = time.time()
+    threads = (local_worker_threads(runner, workers) if worker_threads is None
+               else worker_threads)
     spec = load_spec(spec)
     files, others = video_files(videos)
     source = str(backbone)
@@ -122,7 +131,7 @@ def extract_beam(videos: str | os.PathLike, backbone: str | os.PathLike,
                                                        reshuffle=True)
                            | "extract" >> beam.ParDo(ExtractVideos(
                                source, backbone_output, spec, str(parts), batch_size,
-                               strict)).with_outputs(FAILED, main="done"))
+                               strict, threads)).with_outputs(FAILED, main="done"))
                 sink.collect({"done": results.done, FAILED: results[FAILED]})
             work_seconds = work_span.span_seconds(p.result)
             done, failed = sink.read("done"), dict(sorted(sink.read(FAILED)))

@@ -52,6 +52,36 @@ def pipeline_options(runner: str | None = None, workers: int | None = None,
     return PipelineOptions(flags + list(extra or []))
 
 
+def local_worker_threads(runner: str | None, workers: int | None) -> int:
+    """Threads each worker process may use: its share of this machine's cores when several
+    DirectRunner workers share them (at least 1), else 0 (the libraries' own choice: a lone
+    worker has the machine, another runner's workers have theirs).
+
+    TensorFlow and FFmpeg each start a thread per core in every process by default: N workers
+    on C cores would run N x C busy threads and switch between them.
+    """
+    if (runner or DIRECT) not in (DIRECT, DIRECT_ENGINE) or (workers or 1) <= 1:
+        return 0
+    return max(1, (os.cpu_count() or 1) // workers)
+
+
+def limit_threads(threads: int) -> None:
+    """Hold this process's TensorFlow to `threads` (0: leave it), before it first runs an op.
+
+    Called by a worker's `DoFn.setup`; where TensorFlow already runs ops (a DirectRunner worker
+    in the driver's own process) its threads cannot change and are left as they are.
+    """
+    if not threads:
+        return
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:  # "cannot be modified after initialization"
+        pass
+
+
 def exit_without_teardown() -> None:
     """In a DirectRunner worker process, leave at exit without the interpreter's teardown.
 
