@@ -15,6 +15,7 @@ import os
 import apache_beam as beam
 import numpy as np
 
+from mgpn_keras.pipelines.deal import DealInTurn
 from mgpn_keras.pipelines.options import Outputs, exit_without_teardown, pipeline_options
 
 
@@ -94,7 +95,8 @@ def evaluate_beam(run_dir: str, split: str = "test", weights: str = "best", *,
     parts = 4 * (workers or 1)
     with Outputs() as sink:
         with beam.Pipeline(options=pipeline_options(runner, workers, pipeline_args)) as p:
-            metrics = (p | "parts" >> beam.Create(list(range(parts)), reshuffle=True)
+            metrics = (p | "parts" >> beam.Create([(k, k) for k in range(parts)])
+                       | "deal" >> DealInTurn()  # the parts cost about the same
                        | "score" >> beam.ParDo(_ScorePart(run_dir, split, weights, manifest,
                                                            layout, parts))
                        | "metrics" >> beam.CombineGlobally(AddMetricSums(

@@ -30,6 +30,7 @@ from mgpn_keras.extract.run import extract_fingerprint, extract_summary, video_f
 from mgpn_keras.extract.specs import FeatureSpec, load_spec
 from mgpn_keras.extract.writing import FeatureWriter, parts_folder, write_part
 from mgpn_keras.pipelines import work_span
+from mgpn_keras.pipelines.deal import DealInTurn
 from mgpn_keras.pipelines.options import (Outputs, exit_without_teardown, limit_threads,
                                           local_worker_threads, pipeline_options)
 from mgpn_keras.runs.lock import hold_run_folder
@@ -90,6 +91,13 @@ def video_groups(paths: list[str], workers: int | None) -> list[list[str]]:
     return [paths[i:i + size] for i in range(0, len(paths), size)]
 
 
+def by_size(groups: list[list[str]]) -> list[list[str]]:
+    """Video groups, the most bytes of video first: the order they are dealt in (a group's
+    cost, decoding and its clips through the backbone, grows with its videos' length, which
+    their size tells before they are opened)."""
+    return sorted(groups, key=lambda group: -sum(os.path.getsize(p) for p in group))
+
+
 def extract_beam(videos: str | os.PathLike, backbone: str | os.PathLike,
                  spec: str | os.PathLike | FeatureSpec, out: str | os.PathLike, *,
                  batch_size: int = DEFAULT_BATCH_SIZE, strict: bool = False,
@@ -127,8 +135,9 @@ def extract_beam(videos: str | os.PathLike, backbone: str | os.PathLike,
                   f"x{workers or 1}", flush=True)
         with Outputs() as sink:
             with beam.Pipeline(options=pipeline_options(runner, workers, pipeline_args)) as p:
-                results = (p | "videos" >> beam.Create(video_groups(todo, workers),
-                                                       reshuffle=True)
+                results = (p | "videos" >> beam.Create(list(enumerate(
+                                   by_size(video_groups(todo, workers)))), reshuffle=False)
+                           | "deal" >> DealInTurn()
                            | "extract" >> beam.ParDo(ExtractVideos(
                                source, backbone_output, spec, str(parts), batch_size,
                                strict, threads)).with_outputs(FAILED, main="done"))

@@ -48,6 +48,7 @@ from mgpn_keras.datasets import features as feats
 from mgpn_keras.datasets import prepare as prep
 from mgpn_keras.gc_pause import paused_gc
 from mgpn_keras.pipelines import work_span
+from mgpn_keras.pipelines.deal import DealInTurn
 from mgpn_keras.pipelines.options import (DIRECT, Outputs, exit_without_teardown,
                                           pipeline_options)
 
@@ -144,11 +145,8 @@ def _by_cost(job) -> tuple:
     """Sort key of a planned shard, costliest first: its videos (each an Example holding the
     video's features once), then its queries.
 
-    The shards are keyed by their position in this order and grouped: the DirectRunner hands
-    the groups to its workers in turn (worker k gets positions k, k + N, ...), so that each
-    worker's share costs about the same. With Beam's Reshuffle (random keys) the shards of
-    unequal cost fell unevenly: one of 2 workers finished 0.7-1.2 s after the other (measured,
-    45,000 queries in 176 shards). Other runners spread the keys their own way.
+    The shards are keyed by their position in this order and dealt to the workers in turn
+    (`deal.DealInTurn`), so that each worker's share costs about the same.
     """
     _, name, runs, _ = job
     return -len(runs), -prep._num_queries(runs), name
@@ -240,8 +238,7 @@ def prepare_beam(cfg: Config, data_dir: str | os.PathLike, out_dir: str | os.Pat
                       | "gather" >> beam.GroupByKey()
                       | "plan" >> beam.FlatMap(_plan, index_path, splits, shard_size,
                                                finished, strict, reader_drops)
-                      | "spread" >> beam.GroupByKey()
-                      | "one each" >> beam.FlatMap(lambda keyed: keyed[1])
+                      | "deal" >> DealInTurn()
                       | "write" >> beam.ParDo(_WriteShard(str(out_dir), cfg, feature_path,
                                                           chunk_files)))
             out.collect({"shards": shards, "dropped": classified.dropped,
