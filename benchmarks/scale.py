@@ -106,6 +106,22 @@ def bench_extract(root: Path, count: int, video_seconds: float, workers: int) ->
             "failed": len(summary["failed"])}
 
 
+def bench_beam_alone(workers: int) -> float:
+    """Seconds of a pipeline of one trivial element into the drivers' results sink
+    (`Outputs.collect`): Beam's own start and shutdown of `workers` processes, the part of
+    every figure above that no worker count shortens."""
+    import apache_beam as beam
+
+    from mgpn_keras.pipelines.options import Outputs, pipeline_options
+
+    started = time.perf_counter()
+    with Outputs() as out:
+        with beam.Pipeline(options=pipeline_options(None, workers, SEPARATE)) as p:
+            out.collect({"one": p | beam.Create([0]) | beam.Map(lambda x: x + 1)})
+        assert out.read("one") == [1]
+    return round(time.perf_counter() - started, 2)
+
+
 def _settle() -> None:
     # The previous run's output (hundreds of MB) is still being written back to disk by the
     # kernel; flushed here, that write-back does not share the cores with the timed run.
@@ -152,6 +168,14 @@ def main() -> None:
                      "repeat": args.repeat, "double": args.double,
                      "load_average_before": os.getloadavg(),
                      "stages": {}}
+    # Beam alone, alternating worker counts like the stages below.
+    alone = {w: [] for w in (1, 2)}
+    for _ in range(args.repeat):
+        for workers in (1, 2):
+            alone[workers].append(bench_beam_alone(workers))
+    results["beam_alone_seconds"] = {f"workers_{w}": {"runs": v, "fastest": min(v)}
+                                     for w, v in alone.items()}
+    print("beam alone", alone, flush=True)
     root = Path(tempfile.mkdtemp(prefix="mgpn-scale-"))
     sizes = {"prepare": [args.scale], "extract": [args.videos]}
     if args.double:
