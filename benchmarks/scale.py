@@ -20,10 +20,10 @@ same-run ratios mean anything on a shared machine. The driver imports TensorFlow
 once before any timing, so that the first run does not pay for the driver's imports alone.
 Beam alone (one trivial element, 1 and 2 workers) is timed first: the fixed part of every
 figure. With `--repeat N` each figure is the fastest of N runs (all are recorded). With
-`--double` every stage also runs at twice its size, and the added work over the added time (per worker count) is the marginal
-throughput: what the workers do once the fixed costs (the driver's reading, Beam's and the
-workers' start-up, the one-element shard plan) are paid, which is what a corpus many times
-larger sees.
+`--double` every stage also runs at twice its size, and the added work over the added time
+(per worker count) is the marginal throughput: what the workers do once the fixed costs (the
+driver's reading, Beam's and the workers' start-up, the one-element shard plan) are paid,
+which is what a corpus many times larger sees.
 """
 
 from __future__ import annotations
