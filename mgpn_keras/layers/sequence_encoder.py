@@ -8,6 +8,13 @@ from mgpn_keras.layers import initializers
 from mgpn_keras.layers.transformer_block import TransformerBlock, sinusoidal_positions
 
 
+class _Untracked:
+    """Objects a layer keeps alive without Keras tracking them (no sublayer, nothing saved)."""
+
+    def __init__(self, items):
+        self.items = items
+
+
 @keras.saving.register_keras_serializable(package="mgpn_keras")
 class SequenceEncoder(keras.layers.Layer):
     """Stacked bidirectional GRU (or LSTM, or Transformer blocks) over a sequence.
@@ -50,6 +57,7 @@ class SequenceEncoder(keras.layers.Layer):
                 self.layers_.append(block)
             return
         shape = input_shape
+        templates = []
         for k in range(self.num_layers):
             init = initializers.torch_recurrent(units)
             cell_kwargs = dict(
@@ -66,7 +74,15 @@ class SequenceEncoder(keras.layers.Layer):
             layer = keras.layers.Bidirectional(rnn, merge_mode="concat", name=f"layer_{k}", dtype=self.dtype_policy)
             layer.build(shape)
             self.layers_.append(layer)
+            templates.append(rnn)
             shape = (shape[0], shape[1], 2 * units)
+        # Bidirectional copies its template through Keras serialisation. `load_model` runs in
+        # an object-sharing scope that knows serialised objects by id(): a template freed after
+        # this build lets a later one take its id and be handed an earlier layer instead of a
+        # copy ("Forward layer and backward layer should have different `go_backwards`" while
+        # loading a .keras file, in about one suite run of three). Held for the encoder's life
+        # (untracked: not a sublayer, not saved), no template's id is reused within a load.
+        self._rnn_templates = _Untracked(templates)
 
     def call(self, inputs, mask=None, training=None):
         x = inputs
