@@ -136,17 +136,13 @@ RATE = {"prepare": ("queries_per_s", "queries"), "extract": ("videos_per_s", "vi
 def _warm_driver() -> None:
     # What every driver run needs once per process (TensorFlow, the tokenizer, Beam): paid
     # here, not by whichever run comes first.
-    import apache_beam as beam
-
     from mgpn_keras.datasets.prepare import tokenize
     from mgpn_keras.pipelines import extract, prepare  # noqa: F401
-    from mgpn_keras.pipelines.options import pipeline_options
 
     tokenize(["warm up"])
     # The first pipeline a process runs imports the runner's own modules (0.9 s here): paid
     # here, so that the first timed run (one worker) does not pay it alone.
-    with beam.Pipeline(options=pipeline_options(None, 1, SEPARATE)) as p:
-        _ = p | beam.Create([0]) | beam.Map(lambda x: x)
+    bench_beam_alone(1)
 
 
 def main() -> None:

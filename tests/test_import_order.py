@@ -19,7 +19,8 @@ LEVELS: dict[str, float] = {
     # the atoms: file writing, the version and the collector pause (standard library only),
     # then the configuration with its choice lists, which writes through atomic, and the
     # protocol operations
-    "atomic": 0, "version": 0, "gc_pause": 0, "config": 0.5, "protocol": 0.5, "grouped_convolution": 0.5,
+    "atomic": 0, "version": 0, "gc_pause": 0,
+    "config": 0.5, "protocol": 0.5, "grouped_convolution": 0.5,
     "valid_cells": 1,
     "layers": 2, "losses": 2,
     # convert builds the model to run the reference's forward pass: above it

@@ -11,8 +11,8 @@ pipeline then
    reason are summed by a CombineFn across workers. A chunk leaves the worker as the
    positions of its kept records, not the records;
 2. plans the shards from the kept positions in record order (`_plan_shards`, one grouped
-   element, reading each position's split, index and video from the index the driver
-   staged beside the chunks: the plan is the local one, so shard names and contents do not
+   element, reading each position's split and video from the index the driver staged
+   beside the chunks: the plan is the local one, so shard names and contents do not
    depend on the workers);
 3. writes each shard (`datasets.prepare.build_shard`, the local writer: atomic, skipping
    finished shards of unchanged inputs) on whichever worker gets it, reading its records

@@ -20,6 +20,8 @@ import time
 import apache_beam as beam
 from apache_beam.metrics.metric import MetricsFilter
 
+from mgpn_keras.pipelines.options import DIRECT
+
 NAMESPACE = "mgpn"
 MARKS = "work_marks_ms"
 
@@ -50,7 +52,7 @@ def summary_line(runner: str | None, workers: int | None, span: float | None,
                  seconds: float) -> str:
     """The line a Beam command prints last, e.g. "DirectRunner x2: the workers worked 4.1 s of
     the run's 6.8 s" (the rest: reading, Beam's start-up and shutdown)."""
-    where = f"{runner or 'DirectRunner'} x{workers or 1}"
+    where = f"{runner or DIRECT} x{workers or 1}"
     if span is None:
         return f"  {where}: {seconds:.1f} s (the runner reports no work span)"
     return f"  {where}: the workers worked {span:.1f} s of the run's {seconds:.1f} s"
